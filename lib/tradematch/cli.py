@@ -1,0 +1,116 @@
+"""Command line: tradematch [--env E] [--lake DIR] [--as-of DATE] [--set k=v] COMMAND.
+
+Settings and the lake are checked, and the run lock taken, before Spark starts, so a bad config or a
+busy lake stops at once with one message. Exit codes: 0 done, 1 a job failed, 2 bad input or config,
+3 another run holds the lake.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+
+from tradematch import pipeline
+from tradematch.lake import Lake, LakeError
+from tradematch.quality import QualityGateFailed
+from tradematch.runs import RunLock, RunLockHeld, new_run_id
+from tradematch.schema import Catalog, SchemaError
+from tradematch.settings import Settings, SettingsError, load_settings
+from tradematch.spark import get_spark
+from tradematch.tables import Tables
+
+log = logging.getLogger("tradematch")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradematch", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="local", help="environment: conf/env/ENV.yaml (default local)")
+    parser.add_argument("--lake", help="lake root folder or URI (landing, bronze, silver, gold, truth)")
+    parser.add_argument("--as-of", type=_date, help="as-of date (default: newest landed batch date)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. --set spark.driver.memory=4g (repeatable)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run every job in order")
+    job = sub.add_parser("job", help="run one job")
+    job.add_argument("name")
+    info = sub.add_parser("info", help="tables in the lake: path, Delta version, rows")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    migrate = sub.add_parser("migrate", help="add new nullable columns from the schema files to existing tables")
+    migrate.add_argument("tables", nargs="*", help="tables to migrate (default: all that exist)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        overrides = list(args.set) + ([f"lake={args.lake}"] if args.lake else [])
+        settings = load_settings(args.env, overrides)
+        catalog = Catalog()
+        catalog.schemas()  # a schema file that does not parse stops here, before anything is written
+        lake = Lake(settings.lake_uri())
+        if args.command == "info":
+            return _info(settings, lake, catalog, args.json)
+        lake.check_writable()
+        run_id = new_run_id()
+        with RunLock(lake, settings.lock_stale_after_minutes, run_id, " ".join(sys.argv[1:] or [args.command])):
+            return _locked(args, settings, lake, catalog, run_id)
+    except (SettingsError, SchemaError, LakeError, pipeline.UnknownJob, FileNotFoundError) as exc:
+        print(f"tradematch: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except RunLockHeld as exc:
+        print(f"tradematch: {exc}", file=sys.stderr)
+        return 3
+    except QualityGateFailed as exc:
+        print(f"tradematch: quality gate failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str) -> int:
+    jobs = [pipeline.job_named(args.name)] if args.command == "job" else pipeline.JOBS
+    spark = get_spark(settings)
+    if args.command == "migrate":
+        tables = Tables(spark, lake, catalog)
+        names = args.tables or [n for n in catalog.schemas() if tables.exists(n)]
+        for name in names:
+            added = tables.migrate(name)
+            print(f"{name}: " + (f"added {', '.join(added)}" if added else "matches its schema file"))
+        return 0
+    as_of = args.as_of or lake.newest_batch_date(spark)
+    if not jobs:
+        log.info("the pipeline has no jobs yet; nothing to run")
+    for job in jobs:
+        pipeline.execute(job, spark, settings, lake, run_id, as_of, catalog)
+    return 0
+
+
+def _info(settings: Settings, lake: Lake, catalog: Catalog, as_json: bool) -> int:
+    spark = get_spark(settings)
+    tables = Tables(spark, lake, catalog)
+    found = {}
+    for name in catalog.schemas():
+        if tables.exists(name):
+            path = tables.path(name)
+            found[name] = {"path": path, "version": tables.version(name),
+                           "rows": spark.read.format("delta").load(path).count()}
+    if as_json:
+        print(json.dumps(found, indent=2, sort_keys=True))
+    else:
+        for name, entry in found.items():
+            print(f"{name:32} v{entry['version']:<5} {entry['rows']:>12,} rows  {entry['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

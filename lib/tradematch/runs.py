@@ -1,0 +1,146 @@
+"""One run at a time per lake (the run lock) and what each job run did (the job_runs ledger)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tradematch.lake import Lake
+
+log = logging.getLogger(__name__)
+
+
+class RunLockHeld(RuntimeError):
+    """Another live run holds the lake."""
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    """A lock file created atomically (O_EXCL) in the lake; a dead owner's lock is taken over.
+
+    A lock is stale when its process is gone (same host) or it is older than stale_after_minutes.
+    Object-store lakes rely on the scheduler running one DAG run at a time (README, "Object stores").
+    """
+
+    def __init__(self, lake: Lake, stale_after_minutes: int, run_id: str, command: str):
+        self.lake, self.stale_after = lake, dt.timedelta(minutes=stale_after_minutes)
+        self.info = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                     "started_at": _utcnow().isoformat(timespec="seconds"), "command": command}
+        self.path = lake.local_root / "_lock" / "run.lock" if lake.is_local else None
+        self.held = False
+
+    def _is_stale(self, other: dict) -> str | None:
+        try:
+            started = dt.datetime.fromisoformat(other["started_at"])
+            pid, host = int(other["pid"]), other["host"]
+        except (KeyError, TypeError, ValueError):
+            return "the lock file is unreadable"
+        if host == self.info["host"] and not _pid_alive(pid):
+            return f"process {pid} is gone"
+        if _utcnow() - started > self.stale_after:
+            return f"it is older than {self.stale_after}"
+        return None
+
+    def _read(self, path: Path) -> dict:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> "RunLock":
+        if self.path is None:
+            log.warning("run lock: %s is not a local lake; one run at a time is the scheduler's job", self.lake.root)
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                other = self._read(self.path)
+                reason = self._is_stale(other)
+                if reason is None:
+                    raise RunLockHeld(
+                        f"another tradematch run holds the lake {self.lake.root}: run {other.get('run_id')} "
+                        f"(pid {other.get('pid')} on {other.get('host')}, since {other.get('started_at')}, "
+                        f"'{other.get('command')}'); lock file {self.path}") from None
+                log.warning("run lock: taking over a stale lock (%s): %s", reason, other)
+                try:  # rename is atomic: of two runs that both saw the stale lock, one wins
+                    os.rename(self.path, self.path.with_name(f"run.lock.stale-{uuid.uuid4().hex[:8]}"))
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self.info, handle)
+            self.held = True
+            return self
+        raise RunLockHeld(f"could not take the run lock {self.path}")
+
+    def release(self) -> None:
+        if self.held and self.path is not None:
+            if self._read(self.path).get("run_id") == self.info["run_id"]:
+                self.path.unlink(missing_ok=True)
+            for stale in self.path.parent.glob("run.lock.stale-*"):
+                stale.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@dataclass
+class JobRun:
+    """What one job read and wrote, collected while it runs and written to job_runs at the end."""
+
+    run_id: str
+    job: str
+    as_of: dt.date | None
+    started_at: dt.datetime = field(default_factory=_utcnow)
+    clock: float = field(default_factory=time.monotonic)
+    versions_read: dict[str, int] = field(default_factory=dict)
+    versions_written: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def read(self, table: str, version: int) -> None:
+        self.versions_read.setdefault(table, version)
+
+    def wrote(self, table: str, version: int, rows: int) -> None:
+        self.versions_written[table] = version
+        self.rows_written[table] = self.rows_written.get(table, 0) + rows
+
+    def row(self, outcome: str, error: str | None = None) -> dict:
+        return {
+            "run_id": self.run_id, "job": self.job, "as_of": self.as_of,
+            "started_at": self.started_at, "finished_at": _utcnow(),
+            "duration_seconds": round(time.monotonic() - self.clock, 3), "outcome": outcome,
+            "versions_read": self.versions_read, "versions_written": self.versions_written,
+            "rows_written": self.rows_written, "metrics": self.metrics, "notes": self.notes,
+            "error": error,
+        }
+
+
+def new_run_id() -> str:
+    return _utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

@@ -1,0 +1,193 @@
+"""Delta table I/O bound to one lake: create, check, migrate, read, append, merge, replace, publish.
+
+publish() is write-audit-publish: the rows are staged as a Delta table, the table as it will be after
+the write is validated by its suite, and only then is the commit made that readers see. A failed
+suite raises and leaves the table at its previous version; every validation lands in dq_results.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from tradematch import quality
+from tradematch.lake import Lake
+from tradematch.runs import JobRun
+from tradematch.schema import Catalog, SchemaError, TableSchema, addable_columns, describe_difference
+
+log = logging.getLogger(__name__)
+MODES = ("append", "overwrite", "replace", "merge")
+
+
+class Tables:
+    def __init__(self, spark: SparkSession, lake: Lake, catalog: Catalog | None = None,
+                 run: JobRun | None = None, keep_failed_staging: bool = True):
+        self.spark, self.lake, self.catalog = spark, lake, catalog or Catalog()
+        self.run, self.keep_failed_staging = run, keep_failed_staging
+        self._checked: set[str] = set()
+
+    # -- where and what -------------------------------------------------------------------------
+    def schema(self, name: str) -> TableSchema:
+        return self.catalog.schema(name)
+
+    def path(self, name: str) -> str:
+        schema = self.schema(name)
+        return self.lake.table_path(schema.layer, name)
+
+    def exists(self, name: str) -> bool:
+        return DeltaTable.isDeltaTable(self.spark, self.path(name))
+
+    def version(self, name: str) -> int:
+        return int(DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version").head()[0])
+
+    # -- shape ----------------------------------------------------------------------------------
+    def ensure(self, name: str) -> None:
+        """Create the table from its schema file if absent; otherwise stop when it differs from the file."""
+        if name in self._checked:
+            return
+        schema = self.schema(name)
+        if not self.exists(name):
+            builder = DeltaTable.createIfNotExists(self.spark).location(self.path(name)).comment(schema.comment)
+            for f in schema.struct.fields:
+                builder = builder.addColumn(f.name, f.dataType, nullable=f.nullable, comment=f.metadata["comment"])
+            if schema.partition_by:
+                builder = builder.partitionedBy(*schema.partition_by)
+            builder.execute()
+            log.info("created %s at %s", name, self.path(name))
+        else:
+            problems = describe_difference(self._table_struct(name), schema.struct)
+            if problems:
+                hint = (" (only nullable columns are new: run `tradematch migrate`)"
+                        if addable_columns(self._table_struct(name), schema.struct) else "")
+                raise SchemaError(f"table {name} at {self.path(name)} differs from its schema file "
+                                  f"{schema.file}: {'; '.join(problems)}{hint}")
+        self._checked.add(name)
+
+    def _table_struct(self, name: str):
+        return self.spark.read.format("delta").load(self.path(name)).schema
+
+    def migrate(self, name: str) -> list[str]:
+        """Add the nullable columns the schema file has gained; any other difference stops."""
+        schema = self.schema(name)
+        if not self.exists(name):
+            self.ensure(name)
+            return []
+        actual = self._table_struct(name)
+        if not describe_difference(actual, schema.struct):
+            return []
+        new = addable_columns(actual, schema.struct)
+        if new is None:
+            problems = "; ".join(describe_difference(actual, schema.struct))
+            raise SchemaError(f"table {name} at {self.path(name)} cannot be migrated to {schema.file}: "
+                              f"{problems} (migrate only adds nullable columns at the end)")
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()} COMMENT '{_sql_str(f.metadata['comment'])}'"
+                         for f in new)
+        self.spark.sql(f"ALTER TABLE delta.`{self.path(name)}` ADD COLUMNS ({cols})")
+        self._checked.discard(name)
+        return [f.name for f in new]
+
+    def conform(self, name: str, df: DataFrame) -> DataFrame:
+        """Select the schema file's columns, in its order and types; a missing column stops."""
+        schema = self.schema(name)
+        missing = [c for c in schema.columns if c not in df.columns]
+        if missing:
+            raise SchemaError(f"rows for {name} lack columns {missing} of {schema.file}")
+        return df.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.struct.fields])
+
+    # -- reading --------------------------------------------------------------------------------
+    def read(self, name: str, version: int | None = None) -> DataFrame:
+        """The table at a pinned version (the current one by default), recorded in job_runs."""
+        self.ensure(name)
+        version = self.version(name) if version is None else version
+        if self.run:
+            self.run.read(name, version)
+        return self.spark.read.format("delta").option("versionAsOf", version).load(self.path(name))
+
+    def rows(self, name: str, records: list[dict]) -> DataFrame:
+        return self.spark.createDataFrame(records, self.schema(name).struct)
+
+    # -- writing without a gate (bronze, ledgers) --------------------------------------------------
+    def append(self, name: str, df: DataFrame) -> int:
+        return self._commit(name, self.conform(name, df), "append")
+
+    def overwrite(self, name: str, df: DataFrame) -> int:
+        return self._commit(name, self.conform(name, df), "overwrite")
+
+    def replace(self, name: str, df: DataFrame, where: str) -> int:
+        return self._commit(name, self.conform(name, df), "replace", where)
+
+    def merge(self, name: str, df: DataFrame) -> int:
+        return self._commit(name, self.conform(name, df), "merge")
+
+    def _commit(self, name: str, df: DataFrame, mode: str, where: str | None = None,
+                rows: int | None = None) -> int:
+        if mode not in MODES:
+            raise ValueError(f"unknown write mode {mode!r}; one of {MODES}")
+        if mode == "replace" and not where:
+            raise ValueError("replace needs a where condition (an as_of or a date range)")
+        self.ensure(name)
+        path = self.path(name)
+        if mode == "merge":
+            keys = self.schema(name).keys
+            if not keys:
+                raise SchemaError(f"{self.schema(name).file} names no keys, so {name} cannot be merged")
+            cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+            (DeltaTable.forPath(self.spark, path).alias("t").merge(df.alias("s"), cond)
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        else:
+            writer = df.write.format("delta").mode("append" if mode == "append" else "overwrite")
+            if mode == "replace":
+                writer = writer.option("replaceWhere", where)
+            writer.save(path)
+        version = self.version(name)
+        if self.run:
+            self.run.wrote(name, version, df.count() if rows is None else rows)
+        log.info("%s %s -> version %d", mode, name, version)
+        return version
+
+    # -- write, audit, publish ------------------------------------------------------------------
+    def publish(self, name: str, df: DataFrame, mode: str = "overwrite", where: str | None = None) -> int:
+        """Stage, validate the table as it will be, then commit; a failed suite leaves it unchanged.
+
+        For `replace` (a snapshot or date slice) the suite sees the new slice, which is the whole of
+        that slice after the write; for the other modes it sees the whole table after the write.
+        """
+        schema = self.schema(name)
+        self.ensure(name)
+        stage = self.lake.staging(name, self.run.run_id if self.run else uuid.uuid4().hex)
+        self.conform(name, df).write.format("delta").mode("overwrite").save(stage)
+        staged = self.spark.read.format("delta").load(stage)
+        base = self.version(name)
+        after = self._after(name, staged, mode, where, base)
+        outcome = quality.validate(after, schema, self.catalog.suite_file(name))
+        self.record_validation(outcome, name, base + 1)
+        if not outcome.success:
+            if not self.keep_failed_staging:
+                self.lake.remove(stage, self.spark)
+            raise quality.QualityGateFailed(
+                f"{name}: quality suite {outcome.suite} failed, table stays at version {base}: "
+                f"{outcome.summary()}" + (f" (staged rows kept at {stage})" if self.keep_failed_staging else ""))
+        version = self._commit(name, staged, mode, where, rows=staged.count())
+        self.lake.remove(stage, self.spark)
+        return version
+
+    def _after(self, name: str, staged: DataFrame, mode: str, where: str | None, base: int) -> DataFrame:
+        current = self.spark.read.format("delta").option("versionAsOf", base).load(self.path(name))
+        if mode == "append":
+            return current.unionByName(staged)
+        if mode == "merge":
+            keys = list(self.schema(name).keys)
+            return current.join(staged.select(keys), keys, "left_anti").unionByName(staged)
+        return staged
+
+    def record_validation(self, outcome: quality.Outcome, name: str, version: int) -> None:
+        run_id, job = (self.run.run_id, self.run.job) if self.run else ("adhoc", "adhoc")
+        self._commit("dq_results", self.rows("dq_results", [quality.dq_row(outcome, name, version, run_id, job)]),
+                     "append", rows=1)
+
+
+def _sql_str(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,52 @@
+"""One Spark session for the whole test run (local[2], few shuffle partitions, UI off, UTC)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tradematch.lake import Lake
+from tradematch.schema import Catalog
+from tradematch.settings import load_settings, project_root
+
+TEST_SPARK = [
+    "master=local[2]",
+    "spark.driver.memory=4g",
+    "spark.sql.shuffle.partitions=2",
+    "spark.default.parallelism=2",
+    "spark.ui.enabled=false",
+    "spark.databricks.delta.snapshotPartitions=2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism=2",
+]
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    lake = tmp_path_factory.mktemp("lake")
+    return load_settings("local", [*TEST_SPARK, f"lake={lake}"])
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from tradematch.spark import get_spark
+
+    session = get_spark(settings, app_name="tradematch-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(tmp_path) -> Lake:
+    """A fresh, empty lake per test."""
+    return Lake(str(tmp_path / "lake"))
+
+
+@pytest.fixture(scope="session")
+def test_catalog(tmp_path_factory) -> Catalog:
+    """The project's schemas and suites plus the hand-made test tables under tests/catalog."""
+    root = tmp_path_factory.mktemp("catalog")
+    for part in ("schemas", "conf"):
+        shutil.copytree(project_root() / part, root / part)
+        shutil.copytree(Path(__file__).parent / "catalog" / part, root / part, dirs_exist_ok=True)
+    return Catalog(root)

@@ -1,0 +1,125 @@
+import datetime as dt
+import json
+
+import pytest
+from chispa import assert_df_equality
+
+from tradematch.quality import QualityGateFailed
+from tradematch.schema import SchemaError
+from tradematch.tables import Tables
+
+D1, D2 = dt.date(2026, 1, 31), dt.date(2026, 2, 28)
+
+
+@pytest.fixture
+def tables(spark, lake, test_catalog):
+    return Tables(spark, lake, test_catalog)
+
+
+def scores(tables, rows):
+    return tables.rows("widget_scores", [dict(zip(("as_of", "widget_id", "score", "tier"), r)) for r in rows])
+
+
+def read_all(tables, name="widget_scores"):
+    return tables.spark.read.format("delta").load(tables.path(name))
+
+
+def test_created_table_carries_the_schema_file_comments_and_partitions(tables):
+    tables.ensure("widget_scores")
+    fields = read_all(tables).schema.fields
+    assert [(f.name, f.nullable, f.metadata.get("comment")) for f in fields] == [
+        ("as_of", False, "Snapshot date"), ("widget_id", False, "The widget"),
+        ("score", True, "A rate in 0..1"), ("tier", True, "gold, silver or unrated")]
+    detail = tables.spark.sql(f"DESCRIBE DETAIL delta.`{tables.path('widget_scores')}`").head()
+    assert detail.partitionColumns == ["as_of"]
+
+
+def test_merge_upserts_on_the_keys(tables):
+    tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "silver")]))
+    tables.merge("widget_scores", scores(tables, [(D1, "b", 0.5, "gold"), (D1, "c", 0.3, None)]))
+    expected = scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.5, "gold"), (D1, "c", 0.3, None)])
+    assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
+
+
+def test_replace_rewrites_only_its_own_as_of(tables):
+    tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D2, "a", 0.2, "gold")]))
+    tables.replace("widget_scores", scores(tables, [(D2, "b", 0.9, "silver")]), f"as_of = '{D2}'")
+    expected = scores(tables, [(D1, "a", 0.1, "gold"), (D2, "b", 0.9, "silver")])
+    assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
+
+
+def test_failing_suite_leaves_the_version_and_records_the_failure(tables):
+    tables.publish("widget_scores", scores(tables, [(D1, "a", 0.1, "gold")]), "replace", f"as_of = '{D1}'")
+    before = tables.version("widget_scores")
+    with pytest.raises(QualityGateFailed, match=r"stays at version 1.*expect_column_values_to_be_between"):
+        tables.publish("widget_scores", scores(tables, [(D2, "a", 1.7, "gold")]), "replace", f"as_of = '{D2}'")
+    assert tables.version("widget_scores") == before
+    assert [r.as_of for r in read_all(tables).collect()] == [D1]
+    last = read_all(tables, "dq_results").orderBy("validated_at").collect()[-1]
+    assert (last.table_name, last.success, last.table_version) == ("widget_scores", False, before + 1)
+    assert [(f.expectation, f.severity, f.unexpected_count) for f in last.failed_expectations] == [
+        ("expect_column_values_to_be_between", "fail", 1)]
+
+
+def test_warn_only_failure_publishes_and_is_recorded(tables):
+    version = tables.publish("widget_scores", scores(tables, [(D1, "a", 0.4, "platinum")]), "overwrite")
+    assert version == tables.version("widget_scores") == 1
+    assert read_all(tables).count() == 1
+    row = read_all(tables, "dq_results").head()
+    assert row.success is True
+    assert [(f.expectation, f.severity) for f in row.failed_expectations] == [
+        ("expect_column_values_to_be_in_set", "warn")]
+
+
+def test_duplicate_keys_fail_the_gate_from_the_schema_keys(tables):
+    with pytest.raises(QualityGateFailed, match="expect_compound_columns_to_be_unique"):
+        tables.publish("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D1, "a", 0.2, "gold")]))
+    assert not read_all(tables).count()
+
+
+def test_merge_publish_validates_the_table_after_the_upsert(tables):
+    tables.publish("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "gold")]), "merge")
+    tables.publish("widget_scores", scores(tables, [(D1, "b", 0.3, "silver")]), "merge")
+    expected = scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.3, "silver")])
+    assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
+
+
+def rewrite_schema(test_catalog, tmp_path, change):
+    """A copy of the test catalog whose widget_scores schema file has been changed."""
+    import shutil
+
+    from tradematch.schema import Catalog
+
+    root = tmp_path / "catalog2"
+    shutil.copytree(test_catalog.root, root)
+    file = root / "schemas" / "gold" / "widget_scores.json"
+    doc = json.loads(file.read_text())
+    change(doc["columns"])
+    file.write_text(json.dumps(doc))
+    return Catalog(root)
+
+
+def test_migrate_adds_a_nullable_column_with_its_comment(tables, test_catalog, tmp_path):
+    tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold")]))
+    grown = rewrite_schema(test_catalog, tmp_path, lambda cols: cols.append(
+        {"name": "reason", "type": "string", "nullable": True, "comment": "Why"}))
+    migrated = Tables(tables.spark, tables.lake, grown)
+    with pytest.raises(SchemaError, match=r"widget_scores at .* differs from its schema file .*run `tradematch migrate`"):
+        migrated.ensure("widget_scores")
+    assert migrated.migrate("widget_scores") == ["reason"]
+    field = read_all(tables).schema["reason"]
+    assert field.metadata["comment"] == "Why" and read_all(tables).head().reason is None
+    assert migrated.migrate("widget_scores") == []
+
+
+def test_migrate_refuses_a_type_change_naming_table_and_file(tables, test_catalog, tmp_path):
+    tables.ensure("widget_scores")
+    retyped = rewrite_schema(test_catalog, tmp_path, lambda cols: cols[2].update(type="string"))
+    with pytest.raises(SchemaError, match=r"widget_scores at .*cannot be migrated to .*widget_scores\.json: "
+                                          r"column 'score' is double in the table, string in the file"):
+        Tables(tables.spark, tables.lake, retyped).migrate("widget_scores")
+
+
+def test_conform_refuses_rows_missing_a_column(tables, spark):
+    with pytest.raises(SchemaError, match=r"lack columns \['tier'\]"):
+        tables.conform("widget_scores", spark.createDataFrame([(D1, "a", 0.1)], "as_of date, widget_id string, score double"))
