@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run every job in order")
     job = sub.add_parser("job", help="run one job")
     job.add_argument("name")
+    job.add_argument("--accept-bad-batch", action="store_true",
+                     help="ingest: publish a batch even when its quarantine share passes the limit")
+    job.add_argument("--replay-quarantine", action="store_true",
+                     help="ingest: run quarantined records through the rules again")
     info = sub.add_parser("info", help="tables in the lake: path, Delta version, rows")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     migrate = sub.add_parser("migrate", help="add new nullable columns from the schema files to existing tables")
@@ -90,8 +94,9 @@ def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str)
     as_of = args.as_of or lake.newest_batch_date(spark)
     if not jobs:
         log.info("the pipeline has no jobs yet; nothing to run")
+    options = {k: v for k, v in vars(args).items() if k in ("accept_bad_batch", "replay_quarantine") and v}
     for job in jobs:
-        pipeline.execute(job, spark, settings, lake, run_id, as_of, catalog)
+        pipeline.execute(job, spark, settings, lake, run_id, as_of, catalog, options)
     return 0
 
 
