@@ -50,3 +50,24 @@ def test_catalog(tmp_path_factory) -> Catalog:
         shutil.copytree(project_root() / part, root / part)
         shutil.copytree(Path(__file__).parent / "catalog" / part, root / part, dirs_exist_ok=True)
     return Catalog(root)
+
+
+WORLD = {"orders": 20_000, "seed": 7, "years": 5, "dirty_rate": 0.02, "daily_batches": 3}
+WORLD_AS_OF = "2026-11-20"
+
+
+@pytest.fixture(scope="session")
+def generated_lake(spark, settings, tmp_path_factory):
+    """One small generated world (landing + truth) shared by every end-to-end test of the session.
+
+    Tests read it; a test that needs to write copies what it needs into its own lake.
+    """
+    import datetime as dt
+
+    from tradematch.generate import generate_world
+    from tradematch.tables import Tables
+
+    lake = Lake(str(tmp_path_factory.mktemp("generated") / "lake"))
+    tables = Tables(spark, lake)
+    summary = generate_world(spark, tables, as_of=dt.date.fromisoformat(WORLD_AS_OF), **WORLD)
+    return lake, summary

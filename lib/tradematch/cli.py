@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from pathlib import Path
 
 from tradematch import pipeline
 from tradematch.lake import Lake, LakeError
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ingest: run quarantined records through the rules again")
     info = sub.add_parser("info", help="tables in the lake: path, Delta version, rows")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    gen = sub.add_parser("generate", help="write a synthetic world (landing files and truth) into the lake")
+    gen.add_argument("--orders", type=int, required=True, help="orders to generate")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--years", type=int, default=5, help="years of history ending at --as-of")
+    gen.add_argument("--dirty-rate", type=float, default=0.0, help="share of records given a corrupted copy")
+    gen.add_argument("--daily-batches", type=int, default=3, help="daily batches after the history batch")
+    gen.add_argument("--if-empty", action="store_true", help="do nothing when the lake already holds landed batches")
+    ev = sub.add_parser("evaluate", help="measure the suite against the generator's truth")
+    ev.add_argument("--out", type=Path, required=True, help="JSON report to write")
     migrate = sub.add_parser("migrate", help="add new nullable columns from the schema files to existing tables")
     migrate.add_argument("tables", nargs="*", help="tables to migrate (default: all that exist)")
     return parser
@@ -70,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         run_id = new_run_id()
         with RunLock(lake, settings.lock_stale_after_minutes, run_id, " ".join(sys.argv[1:] or [args.command])):
             return _locked(args, settings, lake, catalog, run_id)
-    except (SettingsError, SchemaError, LakeError, pipeline.UnknownJob, FileNotFoundError) as exc:
+    except (SettingsError, SchemaError, LakeError, pipeline.UnknownJob, FileNotFoundError, ValueError) as exc:
         print(f"tradematch: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     except RunLockHeld as exc:
@@ -91,6 +101,20 @@ def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str)
             added = tables.migrate(name)
             print(f"{name}: " + (f"added {', '.join(added)}" if added else "matches its schema file"))
         return 0
+    if args.command == "generate":
+        if args.if_empty and lake.landed_batches(spark):
+            print(f"{lake.root} already holds landed batches; nothing generated")
+            return 0
+        as_of = args.as_of or dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+        gen = pipeline.Job("generate", lambda ctx: _generate(ctx, args), "write a synthetic world")
+        pipeline.execute(gen, spark, settings, lake, run_id, as_of, catalog)
+        return 0
+    if args.command == "evaluate":
+        from tradematch.evaluate import evaluate
+
+        evaluate(Tables(spark, lake, catalog), args.out)
+        print(f"evaluation report: {args.out}")
+        return 0
     as_of = args.as_of or lake.newest_batch_date(spark)
     if not jobs:
         log.info("the pipeline has no jobs yet; nothing to run")
@@ -98,6 +122,17 @@ def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str)
     for job in jobs:
         pipeline.execute(job, spark, settings, lake, run_id, as_of, catalog, options)
     return 0
+
+
+def _generate(ctx: pipeline.JobContext, args) -> None:
+    from tradematch.generate import generate_world
+
+    summary = generate_world(ctx.spark, ctx.tables, orders=args.orders, seed=args.seed, as_of=ctx.as_of,
+                             years=args.years, dirty_rate=args.dirty_rate, daily_batches=args.daily_batches)
+    ctx.run.metrics.update({f"landed.{k}": v for k, v in summary["landed_rows"].items()})
+    ctx.run.metrics["orders_generated"] = summary["orders_generated"]
+    print(f"generated {summary['orders_generated']:,} orders as of {summary['as_of']} "
+          f"(history batch {summary['history_batch']}, {summary['daily_batches']} daily batches) in {ctx.lake.root}")
 
 
 def _info(settings: Settings, lake: Lake, catalog: Catalog, as_json: bool) -> int:

@@ -53,7 +53,9 @@ def load_suite(schema: TableSchema, path: Path) -> tuple[Expectation, ...]:
         raise FileNotFoundError(f"table '{schema.name}' has no quality suite at {path}")
     doc = yaml.safe_load(path.read_text()) or {}
     items = []
-    if schema.keys:
+    if len(schema.keys) == 1:  # GE's compound check wants two or more columns
+        items.append(Expectation("expect_column_values_to_be_unique", {"column": schema.keys[0]}))
+    elif schema.keys:
         items.append(Expectation("expect_compound_columns_to_be_unique", {"column_list": list(schema.keys)}))
     for entry in doc.get("expectations", []):
         exp = Expectation(entry["type"], dict(entry.get("kwargs", {})), entry.get("severity", "fail"))

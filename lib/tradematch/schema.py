@@ -118,10 +118,16 @@ class Catalog:
         self._schemas: dict[str, TableSchema] | None = None
 
     def schemas(self) -> dict[str, TableSchema]:
-        """Every schema file under schemas/, by table name (names are unique across layers)."""
+        """Every table's schema file under schemas/, by name (unique across layers).
+
+        Landing files are a contract for files, not tables, and share their names with silver tables
+        (landing orders -> silver orders), so they are read with landing() instead.
+        """
         if self._schemas is None:
             found: dict[str, TableSchema] = {}
             for file in sorted((self.root / "schemas").glob("*/*.json")):
+                if file.parent.name == "landing":
+                    continue
                 schema = read_schema_file(file)
                 if schema.name in found:
                     raise SchemaError(f"{file}: table '{schema.name}' is also defined in "
@@ -135,6 +141,13 @@ class Catalog:
             return self.schemas()[name]
         except KeyError:
             raise SchemaError(f"no schema file for table '{name}' under {self.root / 'schemas'}") from None
+
+    def landing(self, entity: str) -> TableSchema:
+        """The landing contract of one entity: schemas/landing/<entity>.json."""
+        file = self.root / "schemas" / "landing" / f"{entity}.json"
+        if not file.is_file():
+            raise SchemaError(f"no landing schema for entity '{entity}' at {file}")
+        return read_schema_file(file)
 
     def suite_file(self, name: str) -> Path:
         return self.root / "conf" / "quality" / f"{name}.yaml"

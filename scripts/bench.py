@@ -1,0 +1,89 @@
+"""Benchmark the suite on a fresh generated lake and write a JSON report.
+
+Times Spark start-up on its own, then each job (generation first; each job issue adds its job), and
+reads the driver JVM's peak resident memory from /proc. Keys: total_seconds, spark_startup_seconds,
+peak_rss_mb, jobs.<job>.{seconds,rows,rows_per_second}.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tradematch import pipeline
+from tradematch.lake import Lake
+from tradematch.runs import new_run_id
+from tradematch.settings import load_settings
+from tradematch.spark import get_spark
+
+
+def peak_rss_mb(spark) -> float:
+    """The driver JVM's high-water mark of resident memory (VmHWM), in MiB."""
+    pid = spark.sparkContext._jvm.ProcessHandle.current().pid()
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, required=True)
+    parser.add_argument("--daily-batches", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--as-of", default="2026-11-20")
+    parser.add_argument("--out", type=Path, default=Path("out/bench.json"))
+    parser.add_argument("--lake", help="lake folder (default: a temporary folder, removed afterwards)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+
+    lake_dir = Path(args.lake or tempfile.mkdtemp(prefix="tradematch-bench-"))
+    settings = load_settings("local", [*args.set, f"lake={lake_dir}"])
+    as_of = dt.date.fromisoformat(args.as_of)
+    t0 = time.monotonic()
+    spark = get_spark(settings, app_name="tradematch-bench")
+    report = {"orders": args.orders, "daily_batches": args.daily_batches, "as_of": args.as_of,
+              "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "spark": spark.version,
+                          "master": spark.sparkContext.master,
+                          "driver_memory": settings.spark.get("spark.driver.memory")},
+              "spark_startup_seconds": round(time.monotonic() - t0, 2), "jobs": {}}
+    lake, run_id = Lake(str(lake_dir)), new_run_id()
+
+    def timed(name: str, fn, rows_of) -> None:
+        start = time.monotonic()
+        run = pipeline.execute(pipeline.Job(name, fn, name), spark, settings, lake, run_id, as_of)
+        seconds = time.monotonic() - start
+        rows = rows_of(run)
+        report["jobs"][name] = {"seconds": round(seconds, 2), "rows": rows,
+                                "rows_per_second": round(rows / seconds, 1) if seconds else None}
+        print(f"bench: {name}: {seconds:.1f}s, {rows:,} rows", flush=True)
+
+    def generate(ctx):
+        from tradematch.generate import generate_world
+
+        summary = generate_world(ctx.spark, ctx.tables, orders=args.orders, seed=args.seed, as_of=as_of,
+                                 daily_batches=args.daily_batches)
+        ctx.run.metrics["orders_generated"] = summary["orders_generated"]
+        ctx.run.metrics["landed_rows"] = sum(summary["landed_rows"].values())
+
+    timed("generate", generate, lambda run: run.metrics["orders_generated"])
+    for job in pipeline.JOBS:
+        timed(job.name, job.run, lambda run: sum(run.rows_written.values()))
+    report["total_seconds"] = round(time.monotonic() - t0, 2)
+    report["peak_rss_mb"] = peak_rss_mb(spark)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    spark.stop()
+    if not args.lake:
+        shutil.rmtree(lake_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
