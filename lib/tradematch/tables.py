@@ -43,6 +43,13 @@ class Tables:
     def version(self, name: str) -> int:
         return int(DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version").head()[0])
 
+    def _last_commit(self, name: str) -> tuple[int, int]:
+        """(version, rows it wrote) of the newest commit, from Delta's own metrics: no recount."""
+        last = DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version", "operationMetrics").head()
+        m = last.operationMetrics or {}
+        rows = m.get("numOutputRows") or (int(m.get("numTargetRowsInserted", 0)) + int(m.get("numTargetRowsUpdated", 0)))
+        return int(last.version), int(rows or 0)
+
     # -- shape ----------------------------------------------------------------------------------
     def ensure(self, name: str) -> None:
         """Create the table from its schema file if absent; otherwise stop when it differs from the file."""
@@ -142,9 +149,9 @@ class Tables:
             if mode == "replace":
                 writer = writer.option("replaceWhere", where)
             writer.save(path)
-        version = self.version(name)
+        version, metrics = self._last_commit(name)
         if self.run:
-            self.run.wrote(name, version, df.count() if rows is None else rows)
+            self.run.wrote(name, version, rows if rows is not None else metrics)
         log.info("%s %s -> version %d", mode, name, version)
         return version
 

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from functools import reduce
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -80,13 +81,15 @@ def generate_world(spark: SparkSession, tables: Tables, *, orders: int, seed: in
     ledgers, hashes, rows = [], {}, {}
     for entity, records in entities.items():
         schema = tables.catalog.landing(entity)
-        text = L.to_text(L.with_batches(records, history_day), schema)
-        text, ledger = L.add_dirt(w, entity, schema, text, dirty_rate, history_batch)
-        L.write_entity(lake, entity, schema, text, history_batch, daily_batches + 1,
+        # computed once: the write, the dirt ledger and the fingerprint all read the persisted text
+        text = L.to_text(L.with_batches(records, history_day), schema).persist(StorageLevel.MEMORY_AND_DISK)
+        landed, ledger = L.add_dirt(w, entity, schema, text, dirty_rate, history_batch)
+        L.write_entity(lake, entity, schema, landed, history_batch, daily_batches + 1,
                        int(n_facts * ROWS_PER_ORDER.get(entity, 0.2)))
         if ledger is not None:
-            ledgers.append(ledger)
-        hashes[entity], rows[entity] = L.content_hash(L.read_back(spark, lake, entity, schema), schema.columns)
+            ledgers.append(_checkpoint(spark, lake, f"ledger_{entity}", ledger))
+        hashes[entity], rows[entity] = L.content_hash(landed, schema.columns)
+        text.unpersist()
         log.info("generate: %s: %d records landed", entity, rows[entity])
 
     tables.overwrite("dirty_records", reduce(DataFrame.unionByName, ledgers) if ledgers else
