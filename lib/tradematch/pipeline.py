@@ -13,6 +13,7 @@ from typing import Callable
 
 from pyspark.sql import SparkSession
 
+from tradematch.ingest import job as ingest
 from tradematch.lake import Lake
 from tradematch.runs import JobRun
 from tradematch.schema import Catalog
@@ -46,7 +47,9 @@ class Job:
 
 # In dependency order (DESIGN.md section 3: ingest -> history -> reliability -> risk -> affinity ->
 # matching -> report). Each job issue adds its job here.
-JOBS: list[Job] = []
+JOBS: list[Job] = [
+    Job("ingest", ingest.run, "landing batches -> bronze -> silver, with pending rows and quarantine"),
+]
 
 
 def job_named(name: str) -> Job:

@@ -1,0 +1,169 @@
+"""The ingest job (`tradematch job ingest`): new landing batches -> bronze -> silver, pending, quarantine.
+
+Steps, each safe to repeat: (1) find batches landed on or before the as-of and not yet in bronze, check
+their files' columns (a missing required column stops here, before any write); (2) append them to
+bronze in one commit, so a batch is in bronze once or not at all; (3) decide every record whose place may
+have changed (settle.py), stop on a bad batch unless --accept-bad-batch; (4) merge the accepted ones into
+silver and rewrite pending and quarantine; (5) count where each touched batch's records ended and
+record it in ingest_batches, which marks the batch settled, and in the run's metrics. A run killed
+after (2) leaves its batches in bronze but not settled, and the next run finishes them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import reduce
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from tradematch.ingest import bronze, settle
+from tradematch.ingest.policy import Policy, load_policy
+from tradematch.ingest.publish import publish_accepted
+from tradematch.ingest.reconcile import PLACES, places
+from tradematch.ingest.silver import typed
+from tradematch.lake import LakeError
+from tradematch.landing import ENTITIES, REQUIRED
+from tradematch.quality import QualityGateFailed
+from tradematch.schema import TableSchema
+
+class BadBatch(QualityGateFailed):
+    """A new batch's quarantine share passed max_quarantine_share."""
+
+
+def run(ctx) -> None:
+    spark, tables, notes = ctx.spark, ctx.tables, ctx.run.notes
+    policy = load_policy(tables.catalog.root)
+    landing = {e: tables.catalog.landing(e) for e in ENTITIES}
+    as_of = ctx.as_of or ctx.lake.newest_batch_date(spark)
+    if as_of is None:
+        raise LakeError(f"nothing has landed in {ctx.lake.landing('')}: expected <entity>/batch=YYYY-MM-DD folders")
+    replay = bool(ctx.options.get("replay_quarantine"))
+    files, columns = _new_files(ctx, landing, as_of)
+    if files:
+        _append_bronze(ctx, files, columns, landing)
+
+    raw = tables.read("bronze_records")
+    settled = tables.read("ingest_batches").select("entity", "batch")
+    unsettled = (raw.select("entity", "batch").distinct().where(F.col("batch") <= F.lit(as_of))
+                 .join(settled, ["entity", "batch"], "left_anti")).localCheckpoint()
+    pending, quarantine = tables.read("pending"), tables.read("quarantine")
+    records = settle.affected(raw, unsettled, pending, quarantine, replay).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        decisions = _decide(ctx, records, raw, pending, quarantine, landing, policy, as_of)
+        moved = decisions.where(F.col("outcome") != F.coalesce("previous", F.lit("new")))
+        if unsettled.isEmpty() and not replay and moved.isEmpty():
+            notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
+            return
+        _gate(ctx, decisions, unsettled, policy)
+        accepted = {e: decisions.where((F.col("entity") == e) & (F.col("outcome") == settle.ACCEPTED))
+                    .transform(typed(landing[e])) for e in _entities(decisions, settle.ACCEPTED)}
+        publish_accepted(tables, accepted, landing)
+        if _involves(decisions, settle.QUARANTINED):
+            tables.publish("quarantine", settle.keep_others(quarantine, decisions)
+                           .unionByName(settle.quarantine_rows(decisions)), "overwrite")
+        if _involves(decisions, settle.PENDING):
+            tables.publish("pending", settle.keep_others(pending, decisions)
+                           .unionByName(settle.pending_rows(decisions, policy)), "overwrite")
+        touched = unsettled.unionByName(decisions.select("entity", "batch")).distinct()
+        _reconcile(ctx, raw.join(F.broadcast(touched), ["entity", "batch"], "left_semi"))
+    finally:
+        records.unpersist()
+
+
+def _new_files(ctx, landing: dict[str, TableSchema], as_of: dt.date) -> tuple[list[bronze.LandedFile], dict]:
+    """The files of batches landed by the as-of and not in bronze, and each file's columns; drift
+    checked, nothing written yet."""
+    spark, tables, notes = ctx.spark, ctx.tables, ctx.run.notes
+    landed = ctx.lake.landed_batches(spark)
+    notes += [f"landing/{e}: not a landing entity, ignored" for e in sorted(set(landed) - set(ENTITIES))]
+    ingested = ({(r.entity, r.batch.isoformat()) for r in
+                 tables.read("bronze_records").select("entity", "batch").distinct().collect()}
+                if tables.exists("bronze_records") else set())
+    new = [(e, b) for e in ENTITIES for b in landed.get(e, []) if b <= as_of.isoformat() and (e, b) not in ingested]
+    for entity in REQUIRED:
+        if not any(e == entity for e, _ in [*ingested, *new]):
+            raise LakeError(f"no landed batch of required entity '{entity}' in {ctx.lake.landing(entity)} "
+                            f"(expected batch=YYYY-MM-DD folders on or before {as_of})")
+    later = sum(1 for e in ENTITIES for b in landed.get(e, []) if b > as_of.isoformat())
+    if later:
+        notes.append(f"{later} batch folder(s) dated after the as-of {as_of} left for a later run")
+    files, columns = [], {}
+    for entity, batch in new:
+        batch_files, skipped = bronze.list_files(spark, ctx.lake, entity, batch)
+        batch_columns = bronze.file_columns(spark, batch_files)
+        notes += skipped + bronze.drift(batch_files, batch_columns, landing[entity])
+        files += batch_files
+        columns.update(batch_columns)
+    return files, columns
+
+
+def _append_bronze(ctx, files: list[bronze.LandedFile], columns: dict, landing: dict[str, TableSchema]) -> None:
+    """Every new batch in one append: all of them reach bronze, or none."""
+    parts = []
+    for entity in ENTITIES:
+        mine = [f for f in files if f.entity == entity]
+        if mine:
+            parts.append(bronze.read_raw(ctx.spark, mine, columns, landing[entity])
+                         .transform(bronze.to_bronze(entity, landing[entity])))
+    ctx.tables.append("bronze_records", reduce(DataFrame.unionByName, parts))
+
+
+def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarantine: DataFrame,
+            landing: dict[str, TableSchema], policy: Policy, as_of: dt.date) -> DataFrame:
+    tables = ctx.tables
+    firsts = settle.first_copies(raw, records)
+    arrived = {}
+    for parent in {p for links in policy.parents.values() for p in links.values()}:
+        id_column = tables.schema(parent).keys[0]  # the silver table of an entity is named like it
+        arrived[parent] = (id_column, settle.arrived_ids(parent, id_column, tables.read(parent),
+                                                         [pending, quarantine, records]))
+    frames = [settle.decide(records, firsts, arrived, e, landing[e], policy, as_of) for e in _entities(records)]
+    return reduce(DataFrame.unionByName, frames).localCheckpoint()
+
+
+def _entities(df: DataFrame, outcome: str | None = None) -> list[str]:
+    rows = df.where(F.col("outcome") == outcome) if outcome else df
+    return sorted(r.entity for r in rows.select("entity").distinct().collect())
+
+
+def _involves(decisions: DataFrame, place: str) -> bool:
+    """Whether any record decided this run goes to or comes from a place (else its table is left as is)."""
+    return not decisions.where((F.col("outcome") == place) | (F.col("previous") == place)).isEmpty()
+
+
+def _gate(ctx, decisions: DataFrame, unsettled: DataFrame, policy: Policy) -> None:
+    """Stop when a new batch's quarantine share passes the limit, unless --accept-bad-batch."""
+    counts: dict[str, dict[str, tuple[int, int]]] = {}
+    for r in settle.batch_counts(decisions, unsettled).collect():
+        counts.setdefault(r.batch.isoformat(), {})[r.entity] = (r.quarantined, r.landed)
+    for batch, per_entity in sorted(counts.items()):
+        quarantined, landed = (sum(v[i] for v in per_entity.values()) for i in (0, 1))
+        if landed < policy.min_batch_records or quarantined <= policy.max_quarantine_share * landed:
+            continue
+        detail = ", ".join(f"{e} {q}/{n}" for e, (q, n) in sorted(per_entity.items()))
+        message = (f"batch {batch}: {quarantined} of {landed} records quarantined ({quarantined / landed:.1%}, "
+                   f"limit {policy.max_quarantine_share:.0%}): {detail}")
+        if not ctx.options.get("accept_bad_batch"):
+            raise BadBatch(message + "; nothing was published (rerun with --accept-bad-batch to publish it)")
+        ctx.run.notes.append(message + "; published with --accept-bad-batch")
+
+
+def _reconcile(ctx, records: DataFrame) -> None:
+    """Count where the touched batches' records ended; a lost record fails the run, naming its batch."""
+    tables = ctx.tables
+    entities = _entities(records)
+    current = {e: (tables.read(e), list(tables.schema(e).keys)) for e in entities}
+    counts = places(records, tables.read("quarantine"), tables.read("pending"), current).localCheckpoint()
+    lost = []
+    for r in counts.collect():  # one row per touched batch and entity
+        for place in ("landed", *PLACES):
+            if place != "lost":
+                ctx.run.metrics[f"batch.{r.batch.isoformat()}.{r.entity}.{place}"] = int(r[place])
+        if r.lost:
+            lost.append(f"{r.entity} batch {r.batch}: {r.lost}")
+    if lost:
+        raise RuntimeError("reconciliation failed, records in no silver table, pending or quarantine: "
+                           + "; ".join(lost))
+    # a ledger, like job_runs: the check above is its gate
+    tables.merge("ingest_batches", counts.drop("lost").withColumn("settled_at", F.current_timestamp()))

@@ -1,0 +1,90 @@
+"""Merging a run's accepted records into silver, each table through write-audit-publish (Tables.publish).
+
+For every key a run touches, the rows silver already holds are read back and merged with the new ones
+(silver.latest picks the winner), so a late or out-of-order version lands in its place. New rates
+re-price the orders and disputes dated on or after them.
+"""
+from __future__ import annotations
+
+from functools import reduce
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from tradematch.ingest.silver import (LINEAGE, hs_chapter, latest, rates_changed, to_usd, touched_by_rates,
+                                      with_validity)
+from tradematch.schema import TableSchema
+from tradematch.tables import Tables
+
+DERIVED = {"rfqs": hs_chapter}
+
+
+def publish_accepted(tables: Tables, accepted: dict[str, DataFrame], landing: dict[str, TableSchema]) -> None:
+    """accepted: entity -> typed rows (silver.typed) of the records accepted this run."""
+    changed = None
+    if "fx_rates" in accepted:
+        _merge_latest(tables, "fx_rates", accepted["fx_rates"], [])
+        changed = rates_changed(accepted["fx_rates"])
+    if "parties" in accepted:
+        _parties(tables, accepted["parties"])
+    if "orders" in accepted or changed is not None:
+        _orders(tables, accepted.get("orders"), landing["orders"], changed)
+    if "disputes" in accepted or changed is not None:
+        current = tables.read("disputes")
+        cand = accepted.get("disputes", _empty(current, landing["disputes"]))
+        refresh = touched_by_rates(current, changed, "currency", "opened_on") if changed is not None else None
+        fx = tables.read("fx_rates")
+        _merge_latest(tables, "disputes", cand, [], to_usd(fx, "claim_amount", "currency", "opened_on",
+                                                           "claim_amount_usd"), refresh)
+    for entity in ("reviews", "rfqs", "risk_overrides"):
+        if entity in accepted:
+            _merge_latest(tables, entity, accepted[entity], [], DERIVED.get(entity))
+
+
+def _empty(current: DataFrame, landing: TableSchema) -> DataFrame:
+    return current.select(*landing.columns, *LINEAGE).limit(0)
+
+
+def _merge_latest(tables: Tables, table: str, cand: DataFrame, newest_first: list[str], derive=None,
+                  refresh: DataFrame | None = None) -> None:
+    """Merge the winners among silver's rows for the touched keys and the candidates (the newest
+    version by `newest_first`, then by batch: entities without updated_at are versioned by batch)."""
+    keys = list(tables.schema(table).keys)
+    current = tables.read(table)
+    touched = cand.select(*keys) if refresh is None else cand.select(*keys).unionByName(refresh.select(*keys))
+    rows = (current.join(touched.distinct(), keys, "left_semi").select(*cand.columns).unionByName(cand)
+            .transform(latest(keys, newest_first)))
+    rows = rows.transform(derive) if derive else rows
+    if not rows.isEmpty():
+        tables.publish(table, rows, "merge")
+
+
+def _parties(tables: Tables, cand: DataFrame) -> None:
+    """parties (no PII) and party_identity (PII) from the same winning version."""
+    identity = tables.read("party_identity").drop("updated_at", "batch")
+    current = tables.read("parties").join(identity, "party_id")
+    rows = (current.join(cand.select("party_id"), "party_id", "left_semi").select(*cand.columns).unionByName(cand)
+            .transform(latest(["party_id"], ["updated_at"])))
+    tables.publish("party_identity", rows, "merge")
+    tables.publish("parties", rows, "merge")
+
+
+def _orders(tables: Tables, cand: DataFrame | None, landing: TableSchema, changed: DataFrame | None) -> None:
+    """Rebuild the history of every touched order (new versions, or a new rate for its date), then its
+    current row from the history just published."""
+    history = tables.read("orders_history")
+    base = [("valid_from" if c == "updated_at" else c) for c in landing.columns] + LINEAGE
+    versions = cand.withColumnRenamed("updated_at", "valid_from") if cand is not None else None
+    ids = [f.select("order_id") for f in (versions, touched_by_rates(history, changed, "currency", "order_date")
+                                          if changed is not None else None) if f is not None]
+    touched = reduce(DataFrame.unionByName, ids).distinct()
+    known = history.join(touched, "order_id", "left_semi").select(*base)
+    rows = (known.unionByName(versions) if versions is not None else known)
+    rows = (rows.transform(latest(["order_id", "valid_from"], [])).transform(with_validity).transform(hs_chapter)
+            .transform(to_usd(tables.read("fx_rates"), "amount", "currency", "order_date", "amount_usd")))
+    if rows.isEmpty():
+        return
+    tables.publish("orders_history", rows, "merge")
+    current = (tables.read("orders_history").join(touched, "order_id", "left_semi")
+               .where(F.col("valid_to").isNull()).withColumnRenamed("valid_from", "updated_at"))
+    tables.publish("orders", current, "merge")

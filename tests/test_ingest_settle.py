@@ -1,0 +1,70 @@
+"""Where a record goes, decided from the record, every landed record and the as-of only: pending until the
+grace period ends, then an orphan, accepted whenever its parent has landed; the first landed copy of a
+content is the one accepted, whatever order the copies arrived in."""
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from ingest_fixtures.landing import ORDER, REVIEW
+from tradematch.ingest import settle
+from tradematch.ingest.policy import load_policy
+from tradematch.schema import Catalog
+
+D = dt.date.fromisoformat
+RECORD = ("entity string, batch date, source_file string, record_number bigint, record_hash string, "
+          "raw_record string, fields map<string,string>, previous string, quarantined_at timestamp")
+
+
+def records(spark, rows):
+    """rows: (entity, batch, file, number, hash, fields)."""
+    return spark.createDataFrame([(e, D(b), f, n, h, None, fields, None, None) for e, b, f, n, h, fields in rows],
+                                 RECORD)
+
+
+def decided(spark, rows, entity, as_of, arrived_orders=()):
+    recs = records(spark, rows)
+    orders = spark.createDataFrame([(o,) for o in arrived_orders], "order_id string")
+    arrived = {"orders": ("order_id", settle.arrived_ids("orders", "order_id", orders, [recs])),
+               "parties": ("party_id", spark.createDataFrame([("B1",), ("P1",)], "id string"))}
+    out = settle.decide(recs, settle.first_copies(recs, recs), arrived, entity, Catalog().landing(entity),
+                        load_policy(), D(as_of))
+    return out.select("batch", "record_number", "outcome", "rule", "waiting_for")
+
+
+@pytest.mark.parametrize("as_of,outcome,rule", [("2025-06-01", "pending", None), ("2025-06-03", "pending", None),
+                                                ("2025-06-04", "quarantined", "orphan_reference")])
+def test_a_child_waits_out_its_grace_period_then_is_an_orphan(spark, as_of, outcome, rule):
+    got = decided(spark, [("reviews", "2025-06-01", "r.json", 1, "h1", REVIEW)], "reviews", as_of).head()
+    assert (got.outcome, got.rule, list(got.waiting_for)) == (outcome, rule, ["orders.order_id=O1"])
+
+
+def test_a_child_is_accepted_once_its_parent_has_landed_even_after_its_grace(spark):
+    got = decided(spark, [("reviews", "2025-06-01", "r.json", 1, "h1", REVIEW)], "reviews", "2025-06-30",
+                  arrived_orders=["O1"]).head()
+    assert (got.outcome, got.rule, list(got.waiting_for)) == ("accepted", None, [])
+
+
+def test_a_parent_landing_in_the_same_run_counts_as_arrived(spark):
+    rows = [("reviews", "2025-06-01", "r.json", 1, "h1", REVIEW), ("orders", "2025-06-02", "o.csv", 1, "h2", ORDER)]
+    assert decided(spark, rows, "reviews", "2025-06-02").head().outcome == "accepted"
+
+
+def test_the_first_landed_copy_is_accepted_and_later_copies_are_duplicates(spark):
+    rows = [("orders", "2025-06-02", "a.csv", 1, "same", ORDER), ("orders", "2025-06-01", "b.csv", 7, "same", ORDER),
+            ("orders", "2025-06-01", "b.csv", 9, "same", ORDER), ("orders", "2025-06-01", "b.csv", 8, "other", ORDER)]
+    got = decided(spark, rows, "orders", "2025-06-02").select("batch", "record_number", "outcome", "rule")
+    expected = spark.createDataFrame([(D("2025-06-02"), 1, "quarantined", "duplicate_record"),
+                                      (D("2025-06-01"), 7, "accepted", None),
+                                      (D("2025-06-01"), 9, "quarantined", "duplicate_record"),
+                                      (D("2025-06-01"), 8, "accepted", None)],
+                                     "batch date, record_number bigint, outcome string, rule string")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_rows_kept_are_those_not_decided_again(spark):
+    table = records(spark, [("orders", "2025-06-01", "a.csv", n, "h", ORDER) for n in (1, 2)])
+    again = records(spark, [("orders", "2025-06-01", "a.csv", 2, "h", ORDER)])
+    assert [r.record_number for r in settle.keep_others(table, again).collect()] == [1]
+    assert settle.keep_others(table, again).where(F.col("record_number") == 2).count() == 0
