@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -30,8 +31,10 @@ ROWS_PER_ORDER = {"orders": 6.0, "reviews": 1.0}  # landed records per order, to
 
 def _checkpoint(spark: SparkSession, lake: Lake, name: str, df: DataFrame) -> DataFrame:
     """Materialise a frame in the lake's scratch area, so later steps read it instead of recomputing."""
+    start = time.monotonic()
     path = lake.path("_scratch", "generate", name)
     df.write.mode("overwrite").parquet(path)
+    log.info("generate: %s in %.1fs", name, time.monotonic() - start)
     return spark.read.parquet(path)
 
 
@@ -80,6 +83,7 @@ def generate_world(spark: SparkSession, tables: Tables, *, orders: int, seed: in
     }
     ledgers, hashes, rows = [], {}, {}
     for entity, records in entities.items():
+        start = time.monotonic()
         schema = tables.catalog.landing(entity)
         # computed once: the write, the dirt ledger and the fingerprint all read the persisted text
         text = L.to_text(L.with_batches(records, history_day), schema).persist(StorageLevel.MEMORY_AND_DISK)
@@ -90,12 +94,12 @@ def generate_world(spark: SparkSession, tables: Tables, *, orders: int, seed: in
             ledgers.append(_checkpoint(spark, lake, f"ledger_{entity}", ledger))
         hashes[entity], rows[entity] = L.content_hash(landed, schema.columns)
         text.unpersist()
-        log.info("generate: %s: %d records landed", entity, rows[entity])
+        log.info("generate: %s: %d records landed in %.1fs", entity, rows[entity], time.monotonic() - start)
 
     tables.overwrite("dirty_records", reduce(DataFrame.unionByName, ledgers) if ledgers else
                      spark.createDataFrame([], tables.schema("dirty_records").struct))
     tables.overwrite("party_truth", TR.party_truth(w, biz))
-    tables.overwrite("evader_links", TR.evader_links(biz))
+    tables.overwrite("evader_links", TR.evader_links(w, biz))
     tables.overwrite("buyer_tastes", TR.buyer_tastes(w, buyers, bc, regs, suppliers))
     tables.overwrite("buyer_top_suppliers", TR.top_suppliers(w, buyers, bc, regs, tickets, sizes, suppliers))
     summary = {

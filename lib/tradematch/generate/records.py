@@ -215,7 +215,8 @@ def overrides(w: World, biz: DataFrame) -> DataFrame:
 
 
 def parties(w: World, ids: DataFrame) -> DataFrame:
-    return ids.select(
+    """A party lands when it registers; an evader's new id may not have registered by the as-of."""
+    return ids.where(F.col("registered_day") <= w.end_day).select(
         "party_id", "legal_name", "country", "region", "city", "cluster",
         day_to_date(F.col("registered_day")).alias("registered_on"), "tax_id", "phone", "email_domain",
         "bank_account_hash", "address", _stamp(w.seed, F.col("registered_day"), F.col("party_id")).alias("updated_at"),

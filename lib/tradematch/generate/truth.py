@@ -35,7 +35,7 @@ def party_truth(w: World, biz: DataFrame) -> DataFrame:
     rows = (rows.withColumn("pid", F.explode(ids)).where(F.col("pid.id").isNotNull())
             .withColumn("lo", F.greatest("ph.lo", "pid.from_day"))
             .withColumn("hi", F.least(F.coalesce(F.col("ph.hi"), F.lit(1 << 40)), F.col("pid.to_day")))
-            .where(F.col("lo") < F.col("hi")))
+            .where((F.col("lo") < F.col("hi")) & (F.col("lo") <= w.end_day)))
     weak = F.col("weak_market") if "weak_market" in biz.columns else F.lit(None).cast("string")
     return rows.select(
         F.col("pid.id").alias("party_id"), "role", day_to_date(F.col("lo")).alias("valid_from"),
@@ -47,8 +47,9 @@ def party_truth(w: World, biz: DataFrame) -> DataFrame:
         .alias("weak_market_p_bad"))
 
 
-def evader_links(biz: DataFrame) -> DataFrame:
-    return biz.where(F.col("new_party_id").isNotNull()).select(
+def evader_links(w: World, biz: DataFrame) -> DataFrame:
+    """Old and new id of each evader that had come back by the as-of."""
+    return biz.where(F.col("new_party_id").isNotNull() & (F.col("new_registered_day") <= w.end_day)).select(
         "role", F.col("party_id").alias("old_party_id"), "new_party_id",
         day_to_date(F.col("exit_day")).alias("old_exit_date"),
         day_to_date(F.col("new_registered_day")).alias("new_registered_on"))
