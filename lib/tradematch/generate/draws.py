@@ -70,3 +70,14 @@ def hex_id(prefix: str, seed: int, salt: str, width: int, *keys) -> Column:
     """A random-looking id: prefix + `width` upper-case hex digits of sha2(seed, salt, keys)."""
     text = F.concat_ws("|", F.lit(str(seed)), F.lit(salt), *[_key(k).cast("string") for k in keys])
     return F.concat(F.lit(prefix), F.upper(F.substring(F.sha2(text, 256), 1, width)))
+
+
+def literal_map(mapping: dict) -> Column:
+    """A small Python dict as a Spark map literal, for lookups by column value."""
+    return F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
+
+
+def hs_code(cfg: dict, chapter: Column, u: Column) -> Column:
+    """One of the chapter's six-digit codes (conf hs_codes), drawn by u."""
+    codes = F.create_map(*[x for ch, cs in cfg["hs_codes"].items() for x in (F.lit(ch), F.array(*map(F.lit, cs)))])
+    return F.element_at(codes[chapter], (F.floor(u * F.size(codes[chapter])) + 1).cast("int"))

@@ -237,15 +237,12 @@ def outcomes(w: World, orders: DataFrame, buyers: DataFrame, suppliers: DataFram
     traits, out = cfg["traits"], cfg["outcomes"]
     p_s = F.least(F.lit(0.95), p_bad_at(d0, "s_") + F.when(
         F.col("s_weak_market") == F.col("b_country"), F.lit(traits["weak_market_extra"])).otherwise(0.0))
-    market_transit = F.create_map(*[F.lit(x) for k, v in cfg["markets"].items() for x in (k, v["transit_days"])])
-    prices = F.create_map(*[F.lit(x) for kv in cfg["pricing"]["unit_price_usd"].items() for x in kv])
-    hs = F.create_map(*[x for ch, codes in cfg["hs_codes"].items()
-                        for x in (F.lit(ch), F.array(*[F.lit(c) for c in codes]))])
+    market_transit = D.literal_map({k: v["transit_days"] for k, v in cfg["markets"].items()})
+    prices = D.literal_map(cfg["pricing"]["unit_price_usd"])
     pr = cfg["pricing"]
     o = (o.withColumn("p_s", p_s).withColumn("p_b", p_bad_at(d0, "b_"))
          .withColumn("order_id", D.hex_id("O", seed, "order", 14, key))
-         .withColumn("hs_code", F.element_at(hs[F.col("chapter")], (F.floor(
-             u("hs") * F.size(hs[F.col("chapter")])) + 1).cast("int")))
+         .withColumn("hs_code", D.hs_code(cfg, F.col("chapter"), u("hs")))
          .withColumn("quantity", F.greatest(F.lit(1), F.round(
              F.lit(pr["quantity_median"]) * F.exp(F.lit(pr["quantity_sigma"]) * D.normal(seed, "qty", key)))).cast("bigint"))
          .withColumn("usd_amount", F.col("quantity") * prices[F.col("chapter")] *

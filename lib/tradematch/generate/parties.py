@@ -81,10 +81,6 @@ _DIAL = {"CN": "+86", "VN": "+84", "BD": "+880", "IN": "+91", "TR": "+90", "PK":
          "JP": "+81", "KR": "+82", "AU": "+61", "NZ": "+64", "SG": "+65", "BR": "+55", "CL": "+56"}
 
 
-def _map_lit(mapping: dict) -> Column:
-    return F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
-
-
 def _count(w: World, role: str) -> int:
     per = w.cfg["scale"][f"orders_per_{role}"]
     return max(20, round(w.orders / per))
@@ -100,7 +96,7 @@ def businesses(spark: SparkSession, w: World, role: str) -> DataFrame:
         clusters = cfg["clusters"]
         df = df.withColumn("cluster", D.pick(u("cluster"), {k: v["weight"] for k, v in clusters.items()}))
         for attr in ("country", "region", "city", "currency"):
-            df = df.withColumn(attr, _map_lit({k: v[attr] for k, v in clusters.items()})[F.col("cluster")])
+            df = df.withColumn(attr, D.literal_map({k: v[attr] for k, v in clusters.items()})[F.col("cluster")])
         mu, sigma = cfg["traits"]["supplier_good_logit"]
         start_share = cfg["scale"]["supplier_active_share_start"]
     else:
@@ -109,7 +105,7 @@ def businesses(spark: SparkSession, w: World, role: str) -> DataFrame:
               .withColumn("country", D.pick(u("country"), {k: v["weight"] for k, v in markets.items()}))
               .withColumn("region", F.lit(None).cast("string"))
               .withColumn("city", F.lit(None).cast("string"))
-              .withColumn("currency", _map_lit({k: v["currency"] for k, v in markets.items()})[F.col("country")])
+              .withColumn("currency", D.literal_map({k: v["currency"] for k, v in markets.items()})[F.col("country")])
               .withColumn("archetype", D.pick(u("archetype"),
                                               {k: v["weight"] for k, v in cfg["archetypes"].items()})))
         mu, sigma = cfg["traits"]["buyer_good_logit"]
@@ -168,13 +164,13 @@ def identities(w: World, biz: DataFrame) -> DataFrame:
             F.when(F.col("country") == "CN",
                    F.concat(D.choose(k("s1"), _SYLLABLES), F.lower(D.choose(k("s2"), _SYLLABLES))))
             .otherwise(D.choose(k("o1"), _OTHER)),
-            _map_lit(_INDUSTRY)[F.col("cluster")], _map_lit(_SUFFIX)[F.col("country")]))
+            D.literal_map(_INDUSTRY)[F.col("cluster")], D.literal_map(_SUFFIX)[F.col("country")]))
         .otherwise(F.concat_ws(" ", D.choose(k("b1"), _SURNAMES), D.choose(k("b2"), _BUYER_NOUNS),
-                               F.coalesce(_map_lit(_SUFFIX)[F.col("country")], F.lit("Ltd"))))
+                               F.coalesce(D.literal_map(_SUFFIX)[F.col("country")], F.lit("Ltd"))))
         .alias("legal_name"),
         F.concat(F.lit("TX"), F.col("country"), F.upper(F.substring(F.sha2(F.concat_ws(
             "|", F.lit(seed), F.lit("tax"), role, F.col("biz")), 256), 1, 14))).alias("tax_id"),
-        F.concat_ws(" ", _map_lit(_DIAL)[F.col("country")],
+        F.concat_ws(" ", D.literal_map(_DIAL)[F.col("country")],
                     F.lpad(F.floor(k("phone") * 1e10).cast("bigint").cast("string"), 10, "0")).alias("phone"),
         F.sha2(F.concat_ws("|", F.lit(seed), F.lit("bank"), role, F.col("biz")), 256).alias("bank_account_hash"),
         F.concat(F.lit("No. "), D.int_between(seed, "street_no", 1, 999, role, F.col("biz")).cast("string"),
@@ -196,7 +192,7 @@ def identities(w: World, biz: DataFrame) -> DataFrame:
         F.when(keep("tax", 0.5), F.col("tax_id")).otherwise(
             F.concat(F.lit("TX"), F.col("country"), F.upper(F.substring(fresh("tax2"), 1, 14)))).alias("tax_id"),
         F.when(keep("phone", 0.6), F.col("phone")).otherwise(F.concat_ws(
-            " ", _map_lit(_DIAL)[F.col("country")],
+            " ", D.literal_map(_DIAL)[F.col("country")],
             F.lpad(F.floor(k("phone2") * 1e10).cast("bigint").cast("string"), 10, "0"))).alias("phone"),
         F.when(keep("email", 0.7), F.col("email_domain")).otherwise(
             F.concat(F.lower(F.substring(fresh("mail"), 1, 8)), F.lit(".com"))).alias("email_domain"),

@@ -19,10 +19,6 @@ _B_REASON = {"default": "non_payment", "non_pickup": "non_pickup", "contract_bre
              "late_payment": "non_payment", "cancel": "contract_breach"}
 
 
-def _map(mapping: dict):
-    return F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
-
-
 def _stamp(seed: int, day, *keys):
     """A UTC timestamp on `day` at a seeded second of the day."""
     return F.timestamp_seconds(day.cast("bigint") * 86400 + D.int_between(seed, "second", 0, 86399, *keys))
@@ -87,7 +83,7 @@ def disputes(w: World, facts: DataFrame) -> DataFrame:
               .when(F.col("fault") == "late_payment", F.col("payment_due_day") + rng("o8", 10, 30))
               .when(bg_buyer, F.col("delivered_day") + rng("o9", 5, 30))
               .otherwise(F.col("payment_due_day") + rng("o10", 10, 40)))
-    share_map = _map({k: float(v) for k, v in share.items()})
+    share_map = D.literal_map({k: float(v) for k, v in share.items()})
     raised = F.when(F.col("side") == "bg", u("bg") < cfg["background"]["dispute"]).otherwise(
         F.col("fault").isNotNull() & (u("raise") < share_map[F.col("fault")]))
     d = (cands.where(raised).withColumn("opened_day", opened)
@@ -100,8 +96,8 @@ def disputes(w: World, facts: DataFrame) -> DataFrame:
     accused_loses = F.when(by_buyer, "buyer_favoured").otherwise("supplier_favoured")
     d = (d.withColumn("dispute_id", D.hex_id("D", seed, "dispute", 12, F.col("order_id"), F.col("side")))
          .withColumn("opened_by", F.when(by_buyer, "buyer").otherwise("supplier"))
-         .withColumn("reason", F.when(F.col("side") == "s", _map(_S_REASON)[F.col("fault")])
-                     .when(F.col("side") == "b", _map(_B_REASON)[F.col("fault")])
+         .withColumn("reason", F.when(F.col("side") == "s", D.literal_map(_S_REASON)[F.col("fault")])
+                     .when(F.col("side") == "b", D.literal_map(_B_REASON)[F.col("fault")])
                      .when(bg_buyer, F.when(u("bgr") < 0.5, "quality").otherwise("late_delivery"))
                      .otherwise("non_payment"))
          .withColumn("closed_day", F.col("opened_day") + rng("close", 10, 60))
@@ -158,11 +154,8 @@ def rfqs(w: World, buyers: DataFrame, needs: DataFrame) -> DataFrame:
          .join(needs, "biz").transform(pick_chapter(w, "created_day", "rkey", "rfq_chapter"))
          .withColumn("buyer_id", party_id_at(F.col("created_day")))
          .where(F.col("buyer_id").isNotNull() & F.col("chapter").isNotNull()))
-    hs = F.create_map(*[x for ch, codes in w.cfg["hs_codes"].items()
-                        for x in (F.lit(ch), F.array(*[F.lit(c) for c in codes]))])
     r = (r.withColumn("rfq_id", D.hex_id("R", seed, "rfq", 12, F.col("rkey")))
-         .withColumn("hs_code", F.element_at(hs[F.col("chapter")], (F.floor(
-             D.uniform(seed, "rhs", F.col("rkey")) * F.size(hs[F.col("chapter")])) + 1).cast("int")))
+         .withColumn("hs_code", D.hs_code(w.cfg, F.col("chapter"), D.uniform(seed, "rhs", F.col("rkey"))))
          .withColumn("quantity", F.greatest(F.lit(1), F.round(500 * D.lognormal(seed, "rq", 0.8, F.col("rkey")))).cast("bigint"))
          .withColumn("close_day", F.col("created_day") + cfg["open_days"])
          .withColumn("closed", F.explode(F.array(F.lit(False), F.lit(True))))
