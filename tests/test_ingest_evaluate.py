@@ -12,7 +12,7 @@ ORDER = {"order_id": "O1", "buyer_id": "B1", "supplier_id": "P1", "hs_code": "44
          "currency": "USD", "amount_usd": Decimal("10.00"), "order_date": D("2025-03-01"),
          "promised_ship_date": D("2025-03-10"), "promised_delivery_date": D("2025-04-01"),
          "payment_due_date": D("2025-04-15"), "status": "open", "updated_at": dt.datetime(2025, 3, 1), "batch": B,
-         "record_hash": "h"}
+         "record_hash": "h", "order_month": D("2025-03-01")}
 Q_ID = {"entity": "orders", "batch": B, "source_file": "part-0.csv", "fields": {}, "raw_record": None}
 
 

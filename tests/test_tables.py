@@ -84,6 +84,22 @@ def test_merge_publish_validates_the_table_after_the_upsert(tables):
     assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
 
 
+def test_append_publish_refuses_a_key_the_table_already_holds(tables):
+    tables.publish("widget_scores", scores(tables, [(D1, "a", 0.1, "gold")]), "append")
+    with pytest.raises(QualityGateFailed, match="expect_compound_columns_to_be_unique"):
+        tables.publish("widget_scores", scores(tables, [(D1, "a", 0.2, "gold"), (D1, "b", 0.3, "gold")]), "append")
+    assert_df_equality(read_all(tables), scores(tables, [(D1, "a", 0.1, "gold")]), ignore_metadata=True)
+
+
+def test_merge_publish_validates_the_rows_it_touches_not_the_whole_table(tables):
+    """A row written earlier without a gate is not rescanned: a daily merge costs what its rows cost."""
+    tables.merge("widget_scores", scores(tables, [(D1, "old", 1.5, "gold")]))
+    tables.publish("widget_scores", scores(tables, [(D1, "new", 0.5, "gold")]), "merge")
+    with pytest.raises(QualityGateFailed, match="expect_column_values_to_be_between"):
+        tables.publish("widget_scores", scores(tables, [(D1, "new", 2.0, "gold")]), "merge")
+    assert read_all(tables).where("widget_id = 'new'").head().score == 0.5
+
+
 def rewrite_schema(test_catalog, tmp_path, change):
     """A copy of the test catalog whose widget_scores schema file has been changed."""
     import shutil

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +131,17 @@ class JobRun:
     def wrote(self, table: str, version: int, rows: int) -> None:
         self.versions_written[table] = version
         self.rows_written[table] = self.rows_written.get(table, 0) + rows
+
+    @contextmanager
+    def step(self, name: str):
+        """Time a step: its milliseconds add up under metrics['ms.<name>'] and the log says how long."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            ms = int((time.monotonic() - start) * 1000)
+            self.metrics[f"ms.{name}"] = self.metrics.get(f"ms.{name}", 0) + ms
+            log.info("job %s: %s in %.1fs", self.job, name, ms / 1000)
 
     def row(self, outcome: str, error: str | None = None) -> dict:
         return {

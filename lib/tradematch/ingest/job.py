@@ -38,10 +38,11 @@ def run(ctx) -> None:
     as_of = ctx.as_of or ctx.lake.newest_batch_date(spark)
     if as_of is None:
         raise LakeError(f"nothing has landed in {ctx.lake.landing('')}: expected <entity>/batch=YYYY-MM-DD folders")
-    replay = bool(ctx.options.get("replay_quarantine"))
-    files, columns = _new_files(ctx, landing, as_of)
-    if files:
-        _append_bronze(ctx, files, columns, landing)
+    replay, step = bool(ctx.options.get("replay_quarantine")), ctx.run.step
+    with step("ingest.bronze"):
+        files, columns = _new_files(ctx, landing, as_of)
+        if files:
+            _append_bronze(ctx, files, columns, landing)
 
     raw = tables.read("bronze_records")
     settled = tables.read("ingest_batches").select("entity", "batch")
@@ -50,23 +51,27 @@ def run(ctx) -> None:
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
     records = settle.affected(raw, unsettled, pending, quarantine, replay).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        decisions = _decide(ctx, records, raw, pending, quarantine, landing, policy, as_of)
-        moved = decisions.where(F.col("outcome") != F.coalesce("previous", F.lit("new")))
-        if unsettled.isEmpty() and not replay and moved.isEmpty():
-            notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
-            return
-        _gate(ctx, decisions, unsettled, policy)
-        accepted = {e: decisions.where((F.col("entity") == e) & (F.col("outcome") == settle.ACCEPTED))
-                    .transform(typed(landing[e])) for e in _entities(decisions, settle.ACCEPTED)}
-        publish_accepted(tables, accepted, landing)
-        if _involves(decisions, settle.QUARANTINED):
-            tables.publish("quarantine", settle.keep_others(quarantine, decisions)
-                           .unionByName(settle.quarantine_rows(decisions)), "overwrite")
-        if _involves(decisions, settle.PENDING):
-            tables.publish("pending", settle.keep_others(pending, decisions)
-                           .unionByName(settle.pending_rows(decisions, policy)), "overwrite")
-        touched = unsettled.unionByName(decisions.select("entity", "batch")).distinct()
-        _reconcile(ctx, raw.join(F.broadcast(touched), ["entity", "batch"], "left_semi"))
+        with step("ingest.decide"):
+            decisions = _decide(ctx, records, raw, pending, quarantine, landing, policy, as_of)
+            moved = decisions.where(F.col("outcome") != F.coalesce("previous", F.lit("new")))
+            if unsettled.isEmpty() and not replay and moved.isEmpty():
+                notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
+                return
+            _gate(ctx, decisions, unsettled, policy)
+        with step("ingest.silver"):
+            accepted = {e: decisions.where((F.col("entity") == e) & (F.col("outcome") == settle.ACCEPTED))
+                        .transform(typed(landing[e])) for e in _entities(decisions, settle.ACCEPTED)}
+            publish_accepted(tables, accepted, landing)
+        with step("ingest.held"):
+            if _involves(decisions, settle.QUARANTINED):
+                tables.publish("quarantine", settle.keep_others(quarantine, decisions)
+                               .unionByName(settle.quarantine_rows(decisions)), "overwrite")
+            if _involves(decisions, settle.PENDING):
+                tables.publish("pending", settle.keep_others(pending, decisions)
+                               .unionByName(settle.pending_rows(decisions, policy)), "overwrite")
+        with step("ingest.reconcile"):
+            touched = unsettled.unionByName(decisions.select("entity", "batch")).distinct()
+            _reconcile(ctx, raw.join(F.broadcast(touched), ["entity", "batch"], "left_semi"))
     finally:
         records.unpersist()
 

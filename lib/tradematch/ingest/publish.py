@@ -11,8 +11,8 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tradematch.ingest.silver import (LINEAGE, hs_chapter, latest, rates_changed, to_usd, touched_by_rates,
-                                      with_validity)
+from tradematch.ingest.silver import (LINEAGE, hs_chapter, latest, order_month, rates_changed, to_usd,
+                                      touched_by_rates, with_validity)
 from tradematch.schema import TableSchema
 from tradematch.tables import Tables
 
@@ -81,8 +81,9 @@ def _orders(tables: Tables, cand: DataFrame | None, landing: TableSchema, change
     known = history.join(touched, "order_id", "left_semi").select(*base)
     rows = (known.unionByName(versions) if versions is not None else known)
     rows = (rows.transform(latest(["order_id", "valid_from"], [])).transform(with_validity).transform(hs_chapter)
+            .transform(order_month)
             .transform(to_usd(tables.read("fx_rates"), "amount", "currency", "order_date", "amount_usd")))
-    if rows.isEmpty():
+    if touched.isEmpty():  # no new version and no order a new rate re-prices
         return
     tables.publish("orders_history", rows, "merge")
     current = (tables.read("orders_history").join(touched, "order_id", "left_semi")

@@ -49,6 +49,11 @@ def hs_chapter(df: DataFrame) -> DataFrame:
     return df.withColumn("hs_chapter", F.substring("hs_code", 1, 2))
 
 
+def order_month(df: DataFrame) -> DataFrame:
+    """The partition of orders and their history: new versions are mostly of recent orders."""
+    return df.withColumn("order_month", F.trunc("order_date", "month"))
+
+
 def to_usd(fx: DataFrame, amount: str, currency: str, day: str, out: str) -> Transform:
     """out = amount in USD at the latest rate of its currency on or before `day` (USD is 1; null when unknown).
 
