@@ -123,18 +123,24 @@ def add_dirt(w: World, entity: str, schema: TableSchema, text: DataFrame, rate: 
 
 
 def write_entity(lake: Lake, entity: str, schema: TableSchema, text: DataFrame, history_batch: str,
-                 batches: int, expected_rows: int) -> None:
-    """landing/<entity>/batch=<date>/ files; the history batch is split into files of ~1.5M rows.
+                 expected_rows: int) -> None:
+    """landing/<entity>/batch=<date>/ files: the history batch in files of ~1.5M rows, a file per day after.
 
-    The row count is an estimate given by the caller, so the records are computed once, when written.
+    The history batch is coalesced, not shuffled: its millions of rows go to disk once. The row count
+    is an estimate given by the caller, so the records are computed once, when written.
     """
-    fmt = FORMATS[entity]
     splits = max(1, -(-expected_rows // ROWS_PER_FILE))
-    salt = F.when(F.col("batch") == history_batch, F.pmod(F.xxhash64(*schema.columns), F.lit(splits))).otherwise(0)
-    out = text.withColumn("_salt", salt).repartition(batches + splits, "batch", "_salt").drop("_salt")
+    history = text.where(F.col("batch") == history_batch).coalesce(splits)
+    daily = text.where(F.col("batch") != history_batch).repartition("batch")
+    for part in (history, daily):  # the landing folder is new, so the second write adds its batches
+        _write(lake, entity, schema, part)
+
+
+def _write(lake: Lake, entity: str, schema: TableSchema, df: DataFrame) -> None:
+    fmt = FORMATS[entity]
     if fmt == "parquet":  # a typed export: the text is cast back to the schema's types
-        out = out.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.struct.fields], "batch")
-    writer = out.write.mode("overwrite").partitionBy("batch")
+        df = df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.struct.fields], "batch")
+    writer = df.write.mode("append").partitionBy("batch")
     path = lake.landing(entity)
     if fmt == "csv":
         writer.option("header", True).option("escape", '"').csv(path)
