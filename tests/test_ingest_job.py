@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from ingest_fixtures.landing import csv_text, land, order, party
+from ingest_fixtures.landing import buyer, csv_text, land, order, party
 from ingest_fixtures.story import D1, D2, H, land_batch
 from tradematch import pipeline
 from tradematch.ingest.job import BadBatch
@@ -147,6 +147,16 @@ def test_ingesting_again_changes_nothing(spark, settings, forward):
     run = ingest(spark, settings, lake, D2)
     assert {n: tables.version(n) for n in before} == before
     assert run.rows_written == {} and table(spark, lake, "bronze_records").count() == 20
+
+
+def test_a_rerun_with_nothing_landed_or_pending_writes_nothing(spark, settings, lake):
+    land(lake, "parties", H, [party(), buyer("B1")])
+    land(lake, "orders", H, [order()])
+    ingest(spark, settings, lake, H)
+    assert table(spark, lake, "pending").count() == 0
+    run = ingest(spark, settings, lake, H)
+    assert run.rows_written == {} and "nothing new to ingest" in run.notes[-1]
+    assert table(spark, lake, "orders").count() == 1
 
 
 def test_batches_in_reverse_order_give_the_same_silver(spark, settings, forward, tmp_path):

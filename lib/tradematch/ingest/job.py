@@ -51,6 +51,9 @@ def run(ctx) -> None:
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
     records = settle.affected(raw, unsettled, pending, quarantine, replay).persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        if records.isEmpty():
+            notes.append("nothing new to ingest: every landed batch is settled and nothing waits in pending")
+            return
         with step("ingest.decide"):
             decisions = _decide(ctx, records, raw, pending, quarantine, landing, policy, as_of)
             moved = decisions.where(F.col("outcome") != F.coalesce("previous", F.lit("new")))
