@@ -1,10 +1,11 @@
 """Benchmark the suite on a fresh generated lake and write a JSON report.
 
-Times Spark start-up on its own, then each job (generation first; each job issue adds its job), and
-reads the driver JVM's peak resident memory from /proc. Ingest runs on the history batch alone, then
+Times Spark start-up on its own, then each job of the pipeline in order (generation first), and reads
+the driver JVM's peak resident memory from /proc. The jobs run on the history batch alone (`jobs`), then
 on one daily batch, then on the remaining daily batches together (`daily`), so the daily cost can be
 read against the records landed. Keys: total_seconds, spark_startup_seconds, peak_rss_mb,
-daily_batch_seconds, jobs.<job>.{seconds,rows,rows_per_second}, daily[].{as_of,seconds,rows}.
+daily_batch_seconds (ingest), jobs.<job>.{seconds,rows,rows_per_second},
+daily[].{as_of,seconds,rows (ingest), jobs.<job>.{seconds,rows,rows_per_second}}.
 """
 from __future__ import annotations
 
@@ -82,21 +83,25 @@ def main() -> None:
     seconds, run = timed("generate", generate, as_of)
     report["jobs"]["generate"] = entry(seconds, run.metrics["orders_generated"])
     wanted = {j.name for j in pipeline.JOBS} if args.jobs == "all" else set(args.jobs.split(",")) - {"none", ""}
+    selected = [j for j in pipeline.JOBS if j.name in wanted]
+    # with ingest: every job on the history batch alone, then on one daily batch, then on the other daily
+    # batches in one run: the daily cost should follow the records landed, not the history below them
     history = as_of - dt.timedelta(days=args.daily_batches)
-    for job in [j for j in pipeline.JOBS if j.name in wanted]:
-        if job.name != "ingest":
-            seconds, run = timed(job.name, job.run, as_of)
-            report["jobs"][job.name] = entry(seconds, sum(run.rows_written.values()))
-            continue
-        # the history batch alone, then one daily batch, then the other daily batches in one run:
-        # the daily cost should follow the records landed, not the history below them
-        seconds, run = timed("ingest", job.run, history)
-        report["jobs"]["ingest"] = entry(seconds, landed(run))
-        daily = [history + dt.timedelta(days=1)] + ([as_of] if args.daily_batches > 1 else [])
-        report["daily"] = []
-        for day in daily:
-            seconds, run = timed("ingest", job.run, day)
-            report["daily"].append({"as_of": day.isoformat(), **entry(seconds, landed(run))})
+    daily = [history + dt.timedelta(days=1)] + ([as_of] if args.daily_batches > 1 else [])
+    days = [history, *daily] if "ingest" in wanted else [as_of]
+    for i, day in enumerate(days):
+        if i:
+            report.setdefault("daily", []).append({"as_of": day.isoformat(), "jobs": {}})
+        for job in selected:
+            seconds, run = timed(job.name, job.run, day)
+            figures = entry(seconds, landed(run) if job.name == "ingest" else sum(run.rows_written.values()))
+            if not i:
+                report["jobs"][job.name] = figures
+                continue
+            report["daily"][-1]["jobs"][job.name] = figures
+            if job.name == "ingest":  # the batch's own figures, as before the other jobs were added
+                report["daily"][-1].update(figures)
+    if "daily" in report and "ingest" in report["daily"][0]["jobs"]:
         report["daily_batch_seconds"] = report["daily"][0]["seconds"]
     for name, figures in report["jobs"].items():
         print(f"bench: {name}: {figures}", flush=True)

@@ -71,3 +71,19 @@ def generated_lake(spark, settings, tmp_path_factory):
     tables = Tables(spark, lake)
     summary = generate_world(spark, tables, as_of=dt.date.fromisoformat(WORLD_AS_OF), **WORLD)
     return lake, summary
+
+
+@pytest.fixture(scope="session")
+def ingested_lake(spark, settings, generated_lake, tmp_path_factory):
+    """The generated world copied into its own lake and ingested once (landing -> bronze -> silver).
+
+    Tests read it; a test that writes copies the layers it needs into its own lake.
+    """
+    from tradematch import pipeline
+
+    source, world = generated_lake
+    lake = Lake(str(tmp_path_factory.mktemp("ingested") / "lake"))
+    for part in ("landing", "truth"):  # the generated world stays read-only
+        shutil.copytree(source.path(part), lake.path(part))
+    pipeline.execute(pipeline.job_named("ingest"), spark, settings, lake, "ingested", world["as_of"], Catalog(), {})
+    return lake, world

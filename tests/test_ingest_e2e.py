@@ -1,22 +1,12 @@
 """Ingest on the generated world (2% dirty records, a history batch and three daily ones): every record
 the generator dirtied is quarantined under the rule its ledger names, no good record is held back, and
 silver has one current row per generated order."""
-import shutil
-
-from tradematch import pipeline
 from tradematch.evaluate.ingest import section
-from tradematch.lake import Lake
-from tradematch.schema import Catalog
 from tradematch.tables import Tables
 
 
-def test_generated_world_ingests_with_every_dirty_record_caught_and_no_good_one_lost(spark, settings, generated_lake,
-                                                                                     tmp_path):
-    source, world = generated_lake
-    lake = Lake(str(tmp_path / "lake"))
-    for part in ("landing", "truth"):  # the shared world stays read-only
-        shutil.copytree(source.path(part), lake.path(part))
-    pipeline.execute(pipeline.job_named("ingest"), spark, settings, lake, "e2e", world["as_of"], Catalog(), {})
+def test_generated_world_ingests_with_every_dirty_record_caught_and_no_good_one_lost(spark, ingested_lake):
+    lake, world = ingested_lake  # the generated world, ingested once for the session
     result = section(Tables(spark, lake))
     injected = result["dirty_rows_injected"]
     assert injected > 0

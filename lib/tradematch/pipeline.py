@@ -13,7 +13,9 @@ from typing import Callable
 
 from pyspark.sql import SparkSession
 
+from tradematch import history
 from tradematch.ingest import job as ingest
+from tradematch.reliability import job as reliability
 from tradematch.lake import Lake
 from tradematch.runs import JobRun
 from tradematch.schema import Catalog
@@ -49,6 +51,9 @@ class Job:
 # matching -> report). Each job issue adds its job here.
 JOBS: list[Job] = [
     Job("ingest", ingest.run, "landing batches -> bronze -> silver, with pending rows and quarantine"),
+    Job("history", history.run, "silver orders, disputes, reviews -> party_market_monthly (months changed since the last run)"),
+    Job("reliability", reliability.run,
+        "party_market_monthly -> decayed evidence -> party_reliability, party_market_reliability snapshots"),
 ]
 
 

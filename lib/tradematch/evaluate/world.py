@@ -8,6 +8,7 @@ from pyspark.sql.window import Window
 from tradematch.evaluate.metrics import ranking_metrics, spearman
 from tradematch.generate.landing_files import read_back
 from tradematch.landing import record_hash
+from tradematch.outcomes import bad_outcome, with_counterpart_flags
 from tradematch.tables import Tables
 
 
@@ -41,13 +42,8 @@ def section(tables: Tables) -> dict:
     orders = latest_orders(tables).cache()
     reviews = clean_landing(tables, "reviews")
     disputes = clean_landing(tables, "disputes").select("order_id", "opened_by").distinct()
-    complained = reviews.where((F.col("reviewer_role") == "buyer") & F.col("complaint")).select("order_id").distinct()
-    disputed_by_buyer = disputes.where(F.col("opened_by") == "buyer").select("order_id").distinct()
-    flagged = (orders.join(complained.withColumn("complaint", F.lit(True)), "order_id", "left")
-               .join(disputed_by_buyer.withColumn("buyer_dispute", F.lit(True)), "order_id", "left")
-               .withColumn("bad", (F.col("status") == "cancelled_by_supplier") |
-                           (F.col("shipped_date") > F.col("promised_ship_date")) |
-                           F.coalesce("complaint", F.lit(False)) | F.coalesce("buyer_dispute", F.lit(False))))
+    flagged = (orders.transform(with_counterpart_flags(reviews, disputes))
+               .withColumn("bad", bad_outcome("supplier")))
     raw = (flagged.groupBy(F.col("supplier_id").alias("party_id"))
            .agg(F.count("*").alias("n"), F.avg(F.col("bad").cast("double")).alias("raw_bad_rate"))
            .where(F.col("n") >= 20)

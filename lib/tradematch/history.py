@@ -1,0 +1,207 @@
+"""party_market_monthly: each party's record per role, counterpart market, HS chapter and month.
+
+Everything is as known at the as-of (point in time): the order version valid at the end of the as-of
+day (orders_history), disputes opened by then (lost only if closed against the party by then), reviews
+written by then. Disputes and reviews count in the month of their order.
+
+Incremental: a run recomputes only the months its changed silver rows touch (order versions, disputes
+and reviews dated or landed after the table's last as-of), plus the `repeat_lookback_months` after each,
+whose repeat counterparts depend on them, and replaces those month partitions. A full rebuild and a
+sequence of incremental runs give the same table. A run for an as-of before the table's last one (a
+backtest) rebuilds it in full.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import reduce
+from typing import Callable
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from tradematch.outcomes import paid_late, shipped_late
+
+MONTHLY = "party_market_monthly"
+KEYS = ["party_id", "role", "market", "hs_chapter", "month"]
+# who the counterpart is and where its market lies, seen from each role
+_SIDE = {"supplier": ("supplier_id", "buyer_id", "destination_country"),
+         "buyer": ("buyer_id", "supplier_id", "origin_country")}
+
+
+# -- point in time ---------------------------------------------------------------------------------
+def _end_of(as_of: dt.date) -> Column:
+    """The first instant after the as-of day: what was known by the as-of came before it."""
+    return F.lit(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
+
+
+def orders_as_of(as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
+    """orders_history -> the version of each order known at the end of the as-of day."""
+    end = _end_of(as_of)
+    return lambda history: history.where((F.col("valid_from") < end) &
+                                         (F.col("valid_to").isNull() | (F.col("valid_to") >= end)))
+
+
+def disputes_as_of(as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
+    """Disputes opened by the as-of; an outcome reached after it reads as still open."""
+    closed = F.col("closed_on") <= F.lit(as_of)
+    return lambda disputes: (disputes.where(F.col("opened_on") <= F.lit(as_of))
+                             .withColumn("outcome", F.when(closed, F.col("outcome")).otherwise(F.lit("open"))))
+
+
+def reviews_as_of(as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
+    return lambda reviews: reviews.where(F.col("created_on") <= F.lit(as_of))
+
+
+# -- the monthly aggregate -------------------------------------------------------------------------
+# Per-order 0/1 counts by column name, in the schema file's order (functions: columns need a session)
+_ORDER_COUNTS = {
+    "orders": lambda: F.lit(True),
+    "shipped": lambda: F.col("shipped_date").isNotNull(),
+    "shipped_on_time": lambda: F.col("shipped_date") <= F.col("promised_ship_date"),
+    "shipped_late": shipped_late,
+    "delivered": lambda: F.col("delivered_date").isNotNull(),
+    "delivered_on_time": lambda: F.col("delivered_date") <= F.col("promised_delivery_date"),
+    "delivered_late": lambda: F.col("delivered_date") > F.col("promised_delivery_date"),
+    "cancelled_by_buyer": lambda: F.col("status") == "cancelled_by_buyer",
+    "cancelled_by_supplier": lambda: F.col("status") == "cancelled_by_supplier",
+    "defaults": lambda: F.col("status") == "buyer_default",
+    "non_pickups": lambda: F.col("status") == "not_picked_up",
+    "picked_up": lambda: F.col("picked_up_date").isNotNull(),
+    "paid": lambda: F.col("paid_date").isNotNull(),
+    "paid_late": paid_late,
+}
+# counts the counterpart's voice adds per order, seen from the party of a role
+_VOICE = ["reviews", "complaints", "disputes_against", "disputes_lost"]
+COUNTS = [*_ORDER_COUNTS, *_VOICE, "distinct_counterparts", "repeat_counterparts"]
+
+
+def _spoken_about(by: Column) -> Column:
+    """The role of the party a review or dispute by `by` is about."""
+    return F.when(by == "buyer", F.lit("supplier")).when(by == "supplier", F.lit("buyer"))
+
+
+def _voice(reviews: DataFrame, disputes: DataFrame) -> DataFrame:
+    """Per order and role of the party spoken about: reviews and complaints by the counterpart,
+    disputes the counterpart opened, disputes closed against the party."""
+    by_reviewer = reviews.groupBy("order_id", F.col("reviewer_role").alias("by")).agg(
+        F.count("*").alias("reviews"), F.sum(F.col("complaint").cast("int")).alias("complaints"))
+    lost_by = F.when(F.col("outcome") == "buyer_favoured", "supplier").when(F.col("outcome") == "supplier_favoured", "buyer")
+    opened = disputes.groupBy("order_id", F.col("opened_by").alias("by")).agg(F.count("*").alias("disputes_against"))
+    lost = (disputes.where(lost_by.isNotNull())
+            .groupBy("order_id", lost_by.alias("role")).agg(F.count("*").alias("disputes_lost")))
+    about = lambda df: df.withColumn("role", _spoken_about(F.col("by"))).drop("by")  # noqa: E731
+    return (about(by_reviewer).join(about(opened), ["order_id", "role"], "full")
+            .join(lost, ["order_id", "role"], "full").fillna(0, _VOICE))
+
+
+def party_orders(reviews: DataFrame, disputes: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Orders as known at the as-of -> two rows per order, one per role, with the party, counterpart,
+    market, HS chapter, month and every per-order count (0/1 flags and the counterpart's voice)."""
+    def per_role(orders: DataFrame) -> DataFrame:
+        flags = [F.coalesce(c(), F.lit(False)).cast("int").alias(n) for n, c in _ORDER_COUNTS.items()]
+        sides = [orders.select(F.lit(role).alias("role"), F.col(party).alias("party_id"),
+                               F.col(other).alias("counterpart_id"), F.col(market).alias("market"), "hs_chapter",
+                               F.trunc("order_date", "month").alias("month"), "order_id",
+                               F.coalesce("amount_usd", F.lit(0)).alias("gmv_usd"), *flags)
+                 for role, (party, other, market) in _SIDE.items()]
+        return (reduce(DataFrame.unionByName, sides)
+                .join(_voice(reviews, disputes), ["order_id", "role"], "left").fillna(0, _VOICE))
+    return per_role
+
+
+def counterpart_months(lookback_months: int) -> Callable[[DataFrame], DataFrame]:
+    """Party rows -> the pre-aggregated distinct (party, role, counterpart, market, chapter, month) set,
+    with `repeat` when the pair also traded in one of the `lookback_months` months before."""
+    def distinct(rows: DataFrame) -> DataFrame:
+        pairs = rows.groupBy("party_id", "role", "counterpart_id", "market", "hs_chapter", "month").agg(F.lit(1).alias("_"))
+        pair_months = pairs.groupBy("party_id", "role", "counterpart_id", "month").agg(F.lit(1).alias("_"))
+        before = Window.partitionBy("party_id", "role", "counterpart_id").orderBy("month")
+        repeat = (pair_months.withColumn("_prev", F.lag("month").over(before))
+                  .select("party_id", "role", "counterpart_id", "month",
+                          F.coalesce(F.col("_prev") >= F.add_months("month", -lookback_months), F.lit(False))
+                          .cast("int").alias("repeat")))
+        return pairs.drop("_").join(repeat, ["party_id", "role", "counterpart_id", "month"], "inner")
+    return distinct
+
+
+def monthly(rows: DataFrame, lookback_months: int, as_of: dt.date) -> DataFrame:
+    """Party rows (party_orders) -> party_market_monthly rows, as computed at the as-of."""
+    order_totals = rows.groupBy(*KEYS).agg(
+        F.sum("gmv_usd").cast("decimal(20,2)").alias("gmv_usd"),
+        *[F.sum(c).cast("bigint").alias(c) for c in [*_ORDER_COUNTS, *_VOICE]])
+    counterparts = (rows.transform(counterpart_months(lookback_months)).groupBy(*KEYS)
+                    .agg(F.count("*").cast("bigint").alias("distinct_counterparts"),
+                         F.sum("repeat").cast("bigint").alias("repeat_counterparts")))
+    return (order_totals.join(counterparts, KEYS, "inner")
+            .select(*KEYS, "gmv_usd", *COUNTS, F.lit(as_of).alias("computed_as_of")))
+
+
+def build(history: DataFrame, disputes: DataFrame, reviews: DataFrame, as_of: dt.date, lookback_months: int,
+          months: list[dt.date] | None = None) -> DataFrame:
+    """party_market_monthly as known at the as-of: every month, or only `months` (an incremental run)."""
+    orders = history.transform(orders_as_of(as_of))
+    if months is not None:
+        first = min(months) - dt.timedelta(days=31 * lookback_months + 1)
+        orders = orders.where((F.col("order_date") >= F.lit(first)) & (F.col("order_date") < F.lit(_next_month(max(months)))))
+        voice_orders = orders.select("order_id")
+        disputes, reviews = (df.join(voice_orders, "order_id", "left_semi") for df in (disputes, reviews))
+    rows = orders.transform(party_orders(reviews.transform(reviews_as_of(as_of)),
+                                         disputes.transform(disputes_as_of(as_of))))
+    out = monthly(rows, lookback_months, as_of)
+    return out if months is None else out.where(F.col("month").isin(months))
+
+
+# -- what changed ----------------------------------------------------------------------------------
+def touched_months(history: DataFrame, disputes: DataFrame, reviews: DataFrame, since: dt.date, as_of: dt.date,
+                   lookback_months: int) -> DataFrame:
+    """The months whose rows can differ between knowledge at `since` and at the as-of (since < as-of):
+    months of orders with a version, dispute or review dated or landed in (since, as-of], and the
+    `lookback_months` after each (their repeat counterparts), up to the as-of's month. One column: month."""
+    lo, hi = _end_of(since), _end_of(as_of)
+    in_window = lambda c: (c >= lo) & (c < hi)  # noqa: E731
+    landed = lambda: in_window(F.col("batch").cast("timestamp"))  # noqa: E731
+    order_month = history.select("order_id", F.trunc("order_date", "month").alias("month")).distinct()
+    changed_orders = history.where(in_window(F.col("valid_from")) | landed()).select("order_id")
+    changed_voice = (disputes.where(in_window(F.col("opened_on").cast("timestamp")) |
+                                    in_window(F.col("closed_on").cast("timestamp")) | landed()).select("order_id")
+                     .unionByName(reviews.where(in_window(F.col("created_on").cast("timestamp")) | landed())
+                                  .select("order_id")))
+    months = order_month.join(changed_orders.unionByName(changed_voice).distinct(), "order_id", "left_semi")
+    last = F.lit(as_of.replace(day=1))
+    return (months.select("month").distinct().where(F.col("month") <= last)
+            .select(F.explode(F.sequence("month", F.least(F.add_months("month", lookback_months), last),
+                                         F.expr("interval 1 month"))).alias("month"))
+            .where(F.col("month") <= last).distinct())
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def watermark(monthly_table: DataFrame) -> dt.date | None:
+    """The as-of of the newest knowledge in the table."""
+    return monthly_table.agg(F.max("computed_as_of")).head()[0]
+
+
+# -- the job ---------------------------------------------------------------------------------------
+def run(ctx) -> None:
+    """`tradematch job history`: bring party_market_monthly to what is known at the as-of."""
+    from tradematch.reliability import load_conf
+
+    tables, as_of = ctx.tables, ctx.as_of or ctx.lake.newest_batch_date(ctx.spark)
+    lookback = int(load_conf(tables.catalog.root)["repeat_lookback_months"])
+    history, disputes, reviews = (tables.read(t) for t in ("orders_history", "disputes", "reviews"))
+    since = watermark(tables.read(MONTHLY))
+    if since is None or as_of < since:
+        ctx.run.notes.append(f"{MONTHLY}: full rebuild as of {as_of}"
+                             + (f" (table held knowledge to {since}, after the as-of)" if since else ""))
+        tables.publish(MONTHLY, build(history, disputes, reviews, as_of, lookback), "overwrite")
+        return
+    months = sorted(r.month for r in touched_months(history, disputes, reviews, since, as_of, lookback).collect())
+    ctx.run.metrics["history.months_recomputed"] = len(months)
+    if not months:
+        ctx.run.notes.append(f"{MONTHLY}: nothing changed between {since} and {as_of}")
+        return
+    where = "month IN (" + ", ".join(f"DATE'{m.isoformat()}'" for m in months) + ")"
+    tables.publish(MONTHLY, build(history, disputes, reviews, as_of, lookback, months), "replace", where)
