@@ -82,27 +82,21 @@ def generate_world(spark: SparkSession, tables: Tables, *, orders: int, seed: in
         "rfqs": L.latest_per_batch(R.rfqs(w, buyers, needs), "rfq_id", history_day),
         "risk_overrides": R.overrides(w, biz),
     }
-
-    def land(entity: str) -> tuple[DataFrame | None, str, int]:
+    ledgers, hashes, rows = [], {}, {}
+    for entity, records in entities.items():
         start = time.monotonic()
         schema = tables.catalog.landing(entity)
         # computed once: the write, the dirt ledger and the fingerprint all read the persisted text
-        text = L.to_text(L.with_batches(entities[entity], history_day), schema).persist(StorageLevel.MEMORY_AND_DISK)
+        text = L.to_text(L.with_batches(records, history_day), schema).persist(StorageLevel.MEMORY_AND_DISK)
         landed, ledger = L.add_dirt(w, entity, schema, text, dirty_rate, history_batch)
-        L.write_entity(lake, entity, schema, landed, history_batch, int(n_facts * ROWS_PER_ORDER.get(entity, 0.2)))
+        L.write_entity(lake, entity, schema, landed, history_batch, daily_batches + 1,
+                       int(n_facts * ROWS_PER_ORDER.get(entity, 0.2)))
         if ledger is not None:
-            ledger = _checkpoint(spark, lake, f"ledger_{entity}", ledger)
-        content, rows = L.content_hash(landed, schema.columns)
+            ledgers.append(_checkpoint(spark, lake, f"ledger_{entity}", ledger))
+        hashes[entity], rows[entity] = L.content_hash(landed, schema.columns)
         text.unpersist()
-        log.info("generate: %s: %d records landed in %.1fs", entity, rows, time.monotonic() - start)
-        return ledger, content, rows
+        log.info("generate: %s: %d records landed in %.1fs", entity, rows[entity], time.monotonic() - start)
 
-    # Entities and truth tables are independent: a few at a time, so the small ones' fixed costs
-    # (job set-up, Delta commits) overlap the big ones' work instead of adding up.
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        landed = dict(zip(entities, pool.map(land, entities)))
-    ledgers = [ledger for ledger, _, _ in landed.values() if ledger is not None]
-    hashes, rows = ({e: v[i] for e, v in landed.items()} for i in (1, 2))
     truth = {
         "dirty_records": reduce(DataFrame.unionByName, ledgers) if ledgers else
         spark.createDataFrame([], tables.schema("dirty_records").struct),
@@ -111,6 +105,8 @@ def generate_world(spark: SparkSession, tables: Tables, *, orders: int, seed: in
         "buyer_tastes": TR.buyer_tastes(w, buyers, bc, regs, suppliers),
         "buyer_top_suppliers": TR.top_suppliers(w, buyers, bc, regs, tickets, sizes, suppliers),
     }
+    # independent tables, a few at a time: the small ones' fixed costs (job set-up, Delta commits)
+    # overlap the big ones' work instead of adding up
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(lambda name: tables.overwrite(name, truth[name]), truth))
     summary = {

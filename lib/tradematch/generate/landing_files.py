@@ -123,24 +123,18 @@ def add_dirt(w: World, entity: str, schema: TableSchema, text: DataFrame, rate: 
 
 
 def write_entity(lake: Lake, entity: str, schema: TableSchema, text: DataFrame, history_batch: str,
-                 expected_rows: int) -> None:
-    """landing/<entity>/batch=<date>/ files: the history batch in files of ~1.5M rows, a file per day after.
+                 batches: int, expected_rows: int) -> None:
+    """landing/<entity>/batch=<date>/ files; the history batch is split into files of ~1.5M rows.
 
-    The history batch is coalesced, not shuffled: its millions of rows go to disk once. The row count
-    is an estimate given by the caller, so the records are computed once, when written.
+    The row count is an estimate given by the caller, so the records are computed once, when written.
     """
-    splits = max(1, -(-expected_rows // ROWS_PER_FILE))
-    history = text.where(F.col("batch") == history_batch).coalesce(splits)
-    daily = text.where(F.col("batch") != history_batch).repartition("batch")
-    for part in (history, daily):  # the landing folder is new, so the second write adds its batches
-        _write(lake, entity, schema, part)
-
-
-def _write(lake: Lake, entity: str, schema: TableSchema, df: DataFrame) -> None:
     fmt = FORMATS[entity]
+    splits = max(1, -(-expected_rows // ROWS_PER_FILE))
+    salt = F.when(F.col("batch") == history_batch, F.pmod(F.xxhash64(*schema.columns), F.lit(splits))).otherwise(0)
+    out = text.withColumn("_salt", salt).repartition(batches + splits, "batch", "_salt").drop("_salt")
     if fmt == "parquet":  # a typed export: the text is cast back to the schema's types
-        df = df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.struct.fields], "batch")
-    writer = df.write.mode("append").partitionBy("batch")
+        out = out.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.struct.fields], "batch")
+    writer = out.write.mode("overwrite").partitionBy("batch")
     path = lake.landing(entity)
     if fmt == "csv":
         writer.option("header", True).option("escape", '"').csv(path)
