@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ingest: publish a batch even when its quarantine share passes the limit")
     job.add_argument("--replay-quarantine", action="store_true",
                      help="ingest: run quarantined records through the rules again")
+    job.add_argument("--backfill", action="store_true",
+                     help="risk: an as-of older than the newest snapshot also adds its (back-dated) events")
     info = sub.add_parser("info", help="tables in the lake: path, Delta version, rows")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     gen = sub.add_parser("generate", help="write a synthetic world (landing files and truth) into the lake")
@@ -58,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--if-empty", action="store_true", help="do nothing when the lake already holds landed batches")
     ev = sub.add_parser("evaluate", help="measure the suite against the generator's truth")
     ev.add_argument("--out", type=Path, required=True, help="JSON report to write")
+    bt = sub.add_parser("backtest", help="replay the risk policy over history into a scratch location")
+    bt.add_argument("--from", dest="start", type=_date, required=True, help="first as-of of the replay")
+    bt.add_argument("--to", dest="end", type=_date, required=True, help="last as-of of the replay")
+    bt.add_argument("--step", default="7d", help="days between as-ofs, e.g. 7d (default)")
+    bt.add_argument("--out", type=Path, help="JSON summary to write (default: the scratch folder's summary.json)")
     migrate = sub.add_parser("migrate", help="add new nullable columns from the schema files to existing tables")
     migrate.add_argument("tables", nargs="*", help="tables to migrate (default: all that exist)")
     return parser
@@ -115,10 +122,16 @@ def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str)
         evaluate(Tables(spark, lake, catalog), args.out)
         print(f"evaluation report: {args.out}")
         return 0
+    if args.command == "backtest":
+        from tradematch.risk.backtest import backtest, parse_step
+
+        summary = backtest(Tables(spark, lake, catalog), args.start, args.end, parse_step(args.step), run_id, args.out)
+        print(f"backtest summary: {summary['summary_file']}")
+        return 0
     as_of = args.as_of or lake.newest_batch_date(spark)
     if not jobs:
         log.info("the pipeline has no jobs yet; nothing to run")
-    options = {k: v for k, v in vars(args).items() if k in ("accept_bad_batch", "replay_quarantine") and v}
+    options = {k: v for k, v in vars(args).items() if k in ("accept_bad_batch", "replay_quarantine", "backfill") and v}
     for job in jobs:
         pipeline.execute(job, spark, settings, lake, run_id, as_of, catalog, options)
     return 0

@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from tradematch import history
 from tradematch.ingest import job as ingest
 from tradematch.reliability import job as reliability
+from tradematch.risk import job as risk
 from tradematch.lake import Lake
 from tradematch.runs import JobRun
 from tradematch.schema import Catalog
@@ -54,6 +55,8 @@ JOBS: list[Job] = [
     Job("history", history.run, "silver orders, disputes, reviews -> party_market_monthly (months changed since the last run)"),
     Job("reliability", reliability.run,
         "party_market_monthly -> decayed evidence -> party_reliability, party_market_reliability snapshots"),
+    Job("risk", risk.run, "silver orders_history, disputes, reviews, risk_overrides -> risk_events, risk_status, "
+        "risk_notices (policy in conf/policy.yaml)"),
 ]
 
 
