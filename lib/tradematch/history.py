@@ -198,7 +198,7 @@ def run(ctx) -> None:
                              + (f" (table held knowledge to {since}, after the as-of)" if since else ""))
         tables.publish(MONTHLY, build(history, disputes, reviews, as_of, lookback), "overwrite")
         return
-    months = sorted(r.month for r in touched_months(history, disputes, reviews, since, as_of, lookback).collect())
+    months = sorted(r.month for r in touched_months(history, disputes, reviews, since, as_of, lookback).collect())  # months: a few dozen
     ctx.run.metrics["history.months_recomputed"] = len(months)
     if not months:
         ctx.run.notes.append(f"{MONTHLY}: nothing changed between {since} and {as_of}")

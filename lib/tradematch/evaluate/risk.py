@@ -71,7 +71,7 @@ def measures(tables: Tables, status: DataFrame, policy: dict, start: dt.date, as
     for col in ("country", "cluster"):
         rows = (good.where(F.col(col).isNotNull()).groupBy(col)
                 .agg(F.count("*").alias("n"), F.avg(F.col("bl").cast("double")).alias("rate"))
-                .where(F.col("n") >= MIN_GROUP).orderBy(F.col("rate").desc()).limit(1).collect())
+                .where(F.col("n") >= MIN_GROUP).orderBy(F.col("rate").desc()).limit(1).collect())  # one row
         groups += [(float(r["rate"]), f"{col}={r[col]}", int(r["n"])) for r in rows]
     worst = max(groups, default=(None, None, 0))
 

@@ -86,7 +86,7 @@ def _new_files(ctx, landing: dict[str, TableSchema], as_of: dt.date) -> tuple[li
     landed = ctx.lake.landed_batches(spark)
     notes += [f"landing/{e}: not a landing entity, ignored" for e in sorted(set(landed) - set(ENTITIES))]
     ingested = ({(r.entity, r.batch.isoformat()) for r in
-                 tables.read("bronze_records").select("entity", "batch").distinct().collect()}
+                 tables.read("bronze_records").select("entity", "batch").distinct().collect()}  # a row per batch
                 if tables.exists("bronze_records") else set())
     new = [(e, b) for e in ENTITIES for b in landed.get(e, []) if b <= as_of.isoformat() and (e, b) not in ingested]
     for entity in REQUIRED:
@@ -132,7 +132,7 @@ def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarant
 
 def _entities(df: DataFrame, outcome: str | None = None) -> list[str]:
     rows = df.where(F.col("outcome") == outcome) if outcome else df
-    return sorted(r.entity for r in rows.select("entity").distinct().collect())
+    return sorted(r.entity for r in rows.select("entity").distinct().collect())  # seven entities at most
 
 
 def _involves(decisions: DataFrame, place: str) -> bool:
@@ -143,7 +143,7 @@ def _involves(decisions: DataFrame, place: str) -> bool:
 def _gate(ctx, decisions: DataFrame, unsettled: DataFrame, policy: Policy) -> None:
     """Stop when a new batch's quarantine share passes the limit, unless --accept-bad-batch."""
     counts: dict[str, dict[str, tuple[int, int]]] = {}
-    for r in settle.batch_counts(decisions, unsettled).collect():
+    for r in settle.batch_counts(decisions, unsettled).collect():  # per new batch and entity
         counts.setdefault(r.batch.isoformat(), {})[r.entity] = (r.quarantined, r.landed)
     for batch, per_entity in sorted(counts.items()):
         quarantined, landed = (sum(v[i] for v in per_entity.values()) for i in (0, 1))

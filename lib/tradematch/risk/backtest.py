@@ -60,9 +60,9 @@ def backtest(tables, start: dt.date, end: dt.date, step_days: int, run_id: str, 
     events.write.mode("overwrite").parquet(f"{scratch}/risk_events")
     events = tables.spark.read.parquet(f"{scratch}/risk_events")
     per_step = {str(r["as_of"]): {s: int(r[s] or 0) for s in STATES[1:]}
-                for r in status.groupBy("as_of").pivot("state", list(STATES[1:])).count().orderBy("as_of").collect()}
+                for r in status.groupBy("as_of").pivot("state", list(STATES[1:])).count().orderBy("as_of").collect()}  # a row per step
     moves = {f"{r['from_state']}->{r['to_state']}": int(r["count"])
-             for r in events.groupBy("from_state", "to_state").count().collect()}
+             for r in events.groupBy("from_state", "to_state").count().collect()}  # <= 16 moves
     summary = {
         "from": start.isoformat(), "to": end.isoformat(), "step_days": step_days, "as_ofs": len(steps),
         "policy_sha256": hashlib.sha256((tables.catalog.root / "conf" / "policy.yaml").read_bytes()).hexdigest()[:16],
