@@ -1,6 +1,7 @@
 """Risk, worked by hand on tiny silver frames: the minimum count of cases, points and the ladder,
 decay out of the windows, point in time, overrides naming who decided, notices, and the job's
-append-only events (a rerun of the same as-of adds none, a backfill adds no back-dated one)."""
+append-only events (a rerun of the same as-of adds none, a backfill adds back-dated ones only with
+--backfill)."""
 import datetime as dt
 import json
 from decimal import Decimal
@@ -170,8 +171,9 @@ def _run(spark, settings, lake, day, **options):
     return pipeline.execute(pipeline.job_named("risk"), spark, settings, lake, f"risk-{day}", day, Catalog(), options)
 
 
-def test_the_job_adds_events_once_and_a_backfill_adds_no_back_dated_event(spark, settings, tmp_path):
+def test_the_job_adds_events_once_and_a_backfill_adds_back_dated_events_only_when_asked(spark, settings, tmp_path):
     rows = (_cancelling_supplier(spark, "S_EARLY", BL_MIN, known="2026-04-01") +
+            _cancelling_supplier(spark, "S_MID", BL_MIN, start="2026-04-06", known="2026-04-15") +
             _cancelling_supplier(spark, "S_LATE", BL_MIN, start="2026-04-20", known="2026-05-10"))
     lake, tables = _silver_lake(spark, tmp_path, _orders(spark, rows))
     first, second, rerun = D("2026-04-05"), D("2026-05-15"), D("2026-05-15")
@@ -179,29 +181,36 @@ def test_the_job_adds_events_once_and_a_backfill_adds_no_back_dated_event(spark,
     _run(spark, settings, lake, second)
     events = lambda: tables.read("risk_events").orderBy("event_date", "party_id").collect()  # noqa: E731
     got = [(e.event_date, e.party_id, e.from_state, e.to_state, e.decided_by) for e in events()]
-    assert got == [(first, "S_EARLY", "good", "blacklisted", "policy"), (second, "S_LATE", "good", "blacklisted", "policy")]
+    assert got == [(first, "S_EARLY", "good", "blacklisted", "policy"), (second, "S_LATE", "good", "blacklisted", "policy"),
+                   (second, "S_MID", "good", "blacklisted", "policy")]
     snapshot = tables.read("risk_status").where(F.col("as_of") == second)
     assert snapshot.where(F.col("party_id") == "S_EARLY").head().since == first
     before = snapshot.localCheckpoint()
 
     assert _run(spark, settings, lake, rerun).metrics["risk.events_added"] == 0  # same as-of again: nothing new
-    assert len(events()) == 2
+    assert len(events()) == 3
     assert_df_equality(tables.read("risk_status").where(F.col("as_of") == second), before, ignore_row_order=True)
 
     # a backfill for a day before the newest snapshot: only its own snapshot, no event dated in the past
+    # (S_MID was blacklisted by then, against the snapshot of `first`)
     backfill_day = D("2026-04-20")
     run = _run(spark, settings, lake, backfill_day)
-    assert run.metrics["risk.events_added"] == 0 and len(events()) == 2
+    assert run.metrics["risk.events_added"] == 0 and len(events()) == 3
     assert sorted(r.as_of for r in tables.read("risk_status").select("as_of").distinct().collect()) == [
         first, backfill_day, second]
-    assert tables.read("risk_notices").where(F.col("as_of") == backfill_day).count() == 1
+    assert tables.read("risk_notices").where(F.col("as_of") == backfill_day).count() == 2
+    # --backfill adds the back-dated event, once
+    assert _run(spark, settings, lake, backfill_day, backfill=True).metrics["risk.events_added"] == 1
+    assert _run(spark, settings, lake, backfill_day, backfill=True).metrics["risk.events_added"] == 0
+    assert [(e.event_date, e.party_id, e.to_state) for e in events()][1] == (backfill_day, "S_MID", "blacklisted")
 
     # the backtest replays the same policy weekly into scratch: the same states, nothing published
     out = tmp_path / "backtest.json"
     assert main(["--lake", lake.root, "backtest", "--from", "2026-03-29", "--to", "2026-05-17", "--step", "1w",
                  "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
-    assert summary["as_ofs"] == 8 and summary["events"] == {"good->blacklisted": 2}
+    assert summary["as_ofs"] == 8 and summary["events"] == {"good->blacklisted": 3}
     assert summary["states_per_as_of"]["2026-04-05"]["blacklisted"] == 1
-    assert summary["states_per_as_of"]["2026-05-17"]["blacklisted"] == 2
-    assert len(events()) == 2
+    assert summary["states_per_as_of"]["2026-04-19"]["blacklisted"] == 2
+    assert summary["states_per_as_of"]["2026-05-17"]["blacklisted"] == 3
+    assert len(events()) == 4

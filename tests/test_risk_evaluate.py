@@ -16,3 +16,5 @@ def test_the_risk_section_reports_every_key_against_the_truth(spark, ingested_la
     for key in ("blacklist_precision", "blacklist_recall_all", "warning_recall", "false_blacklist_rate_good"):
         assert result[key] is None or 0.0 <= result[key] <= 1.0, (key, result)
     assert result["blacklisted"] > 0 and result["false_blacklist_rate_good"] <= 0.01, result
+    for key in ("median_days_to_first_fault", "median_days_to_second_fault"):  # days since the onset, never before it
+        assert result[key] is None or result[key] >= 0, (key, result)

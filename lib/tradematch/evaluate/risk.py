@@ -13,6 +13,9 @@ The policy is replayed weekly (risk.backtest.replay, point in time, nothing publ
 - median_days_to_first_warning / _to_blacklist: turns_bad parties whose onset falls in the replay, from
   the onset to the first weekly as-of at warning or worse / blacklisted (parties never flagged left out,
   counted in *_flagged);
+- median_days_to_first_fault / _to_second_fault (context: the floor any evidence-based policy meets): the
+  same parties, from the onset to the first weekly as-of at which 1 / 2 faults on orders placed since the
+  onset are known;
 - false_warning_rate_good (context): good active parties at warning or worse;
 - recovered_still_blacklisted: recovers parties recovered more than the long window before the as-of
   that are still blacklisted.
@@ -84,6 +87,7 @@ def measures(tables: Tables, status: DataFrame, policy: dict, start: dt.date, as
     timing = first.agg(F.median(F.datediff("warned", "onset_date")).alias("warn"),
                        F.median(F.datediff("blacklisted", "onset_date")).alias("bl"),
                        F.count("warned").alias("n_warned"), F.count("blacklisted").alias("n_bl")).head()
+    floor = _fault_floor(tables, onset, policy, sorted(r["as_of"] for r in status.select("as_of").distinct().collect()))  # a row per step
     recovered = truth.where((F.col("kind") == "recovers") &
                             (F.col("recovery_date") <= F.lit(as_of - dt.timedelta(days=window_days(policy, "long")))))
     still = final.where("bl").join(recovered.select("party_id", "role"), ["party_id", "role"], "left_semi").count()
@@ -103,6 +107,7 @@ def measures(tables: Tables, status: DataFrame, policy: dict, start: dt.date, as
         "median_days_to_blacklist": None if timing["bl"] is None else float(timing["bl"]),
         "turned_bad_warned": int(timing["n_warned"]), "turned_bad_blacklisted": int(timing["n_bl"]),
         "turned_bad_in_replay": onset.count(),
+        "median_days_to_first_fault": floor["first"], "median_days_to_second_fault": floor["second"],
         "recovered_still_blacklisted": still,
         "recovered_parties": recovered.count(),
         "max_group_false_blacklist_rate": None if worst[0] is None else round(worst[0], 4),
@@ -111,6 +116,21 @@ def measures(tables: Tables, status: DataFrame, policy: dict, start: dt.date, as
     final.unpersist()
     truth.unpersist()
     return out
+
+
+def _fault_floor(tables: Tables, onset: DataFrame, policy: dict, steps: list) -> dict:
+    """Median days from the onset to the first weekly as-of with 1 and with 2 known faults on orders
+    placed since the onset: no policy that waits for evidence can warn before them."""
+    from tradematch.risk.evidence import evidence, order_facts
+
+    facts = (tables.read("orders_history").transform(order_facts(tables.read("disputes"), tables.read("reviews")))
+             .join(onset, ["party_id", "role"]).where(F.col("order_date") >= F.col("onset_date")).drop("onset_date"))
+    known = facts.transform(evidence(steps, policy)).join(onset, ["party_id", "role"])
+    first = known.groupBy("party_id", "role", "onset_date").agg(
+        *[F.min(F.when(F.col("bad_long") >= n, F.col("as_of"))).alias(f"f{n}") for n in (1, 2)])
+    row = first.agg(*[F.median(F.datediff(f"f{n}", "onset_date")).alias(f"f{n}") for n in (1, 2)]).head()
+    return {"first": None if row["f1"] is None else float(row["f1"]),
+            "second": None if row["f2"] is None else float(row["f2"])}
 
 
 def section(tables: Tables) -> dict:

@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 from tradematch.risk import events as E
 from tradematch.risk.evidence import evidence, order_facts
 from tradematch.risk.policy import STATES, load_policy
-from tradematch.risk.status import active_overrides, scored, since_over_steps, with_overrides
+from tradematch.risk.job import party_links
+from tradematch.risk.status import active_overrides, scored, since_over_steps, with_links, with_overrides
 
 
 def parse_step(text: str) -> int:
@@ -40,13 +41,17 @@ def as_ofs(start: dt.date, end: dt.date, step_days: int) -> list[dt.date]:
     return days[::-1]
 
 
-def replay(tables, policy: dict, steps: list[dt.date], step_days: int) -> DataFrame:
+def replay(tables, policy: dict, steps: list[dt.date], step_days: int, parties: DataFrame | None = None) -> DataFrame:
     """risk_status rows (plus previous_state) at every as-of of the replay; a party without a row at an
-    as-of is good then."""
+    as-of is good then. `parties` (party_id), when given, limits the replay to them (a party's state
+    depends only on its own record and on the parties it is linked to, so pass both)."""
     facts = tables.read("orders_history").transform(order_facts(tables.read("disputes"), tables.read("reviews")))
-    overrides = tables.read("risk_overrides").transform(active_overrides(steps))
+    overrides, links = tables.read("risk_overrides"), party_links(tables)
+    if parties is not None:
+        facts, overrides = facts.join(parties, "party_id", "left_semi"), overrides.join(parties, "party_id", "left_semi")
     return (facts.transform(evidence(steps, policy)).transform(scored(policy))
-            .transform(with_overrides(overrides, policy)).transform(since_over_steps(step_days, policy)))
+            .transform(with_overrides(overrides.transform(active_overrides(steps)), policy))
+            .transform(with_links(links, policy)).transform(since_over_steps(step_days, policy)))
 
 
 def backtest(tables, start: dt.date, end: dt.date, step_days: int, run_id: str, out: Path | None = None) -> dict:

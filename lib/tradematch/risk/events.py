@@ -1,8 +1,9 @@
 """risk_events: one row per change of state, dated the as-of at which it was seen; append-only.
 
-A snapshot's rows are compared with the states before them (the newest snapshot at or before the
-as-of, so rerunning an as-of compares it with itself and finds nothing new), and any event already
-recorded under the same key is left out, so a rerun never adds an event twice.
+A snapshot's rows are compared with the states before them (the newest snapshot before the as-of,
+so a rerun compares with what the first run compared with, and a `--backfill` rerun after a plain one
+still finds its back-dated changes), and any event already recorded under the same key is left out, so a
+rerun never adds an event twice.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The risk job (`tradematch job risk [--backfill]`): silver orders_history, disputes, reviews and
-risk_overrides as known at the as-of -> risk_events (new changes of state), risk_status and risk_notices
-(snapshots for the as-of that a rerun replaces).
+risk_overrides as known at the as-of, and gold party_links -> risk_events (new changes of state),
+risk_status and risk_notices (snapshots for the as-of that a rerun replaces).
 
 Events first, then the snapshots: a run killed in between is finished by the next one (the events it
 wrote are not written twice, and the snapshot compared with is still the one before). An as-of older
@@ -14,22 +14,29 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from tradematch.identity.job import LINKS
 from tradematch.risk import events as E
 from tradematch.risk.evidence import evidence, order_facts
 from tradematch.risk.notices import notices
 from tradematch.risk.policy import load_policy
-from tradematch.risk.status import active_overrides, scored, with_overrides, with_since
+from tradematch.risk.status import active_overrides, scored, with_links, with_overrides, with_since
 
 STATUS, EVENTS, NOTICES = "risk_status", "risk_events", "risk_notices"
 
 
-def snapshot(tables, policy: dict, as_of: dt.date, baseline: DataFrame | None) -> DataFrame:
-    """The risk_status rows for the as-of, from silver as known then and the snapshot before it."""
+def snapshot(tables, policy: dict, as_of: dt.date, baseline: DataFrame | None, past: DataFrame | None = None) -> DataFrame:
+    """The risk_status rows for the as-of, from silver as known then, the snapshot before it and the
+    earlier snapshots within the links rules' lookback (`past`, or None)."""
     facts = tables.read("orders_history").transform(order_facts(tables.read("disputes"), tables.read("reviews")))
     ev = facts.transform(evidence([as_of], policy))
     overrides = tables.read("risk_overrides").transform(active_overrides([as_of]))
     return (ev.transform(scored(policy)).transform(with_overrides(overrides, policy))
-            .transform(with_since(baseline, as_of, policy)))
+            .transform(with_links(party_links(tables), policy, past)).transform(with_since(baseline, as_of, policy)))
+
+
+def party_links(tables) -> DataFrame | None:
+    """gold party_links when the identity job has published it (a lake without it warns nobody by link)."""
+    return tables.read(LINKS) if tables.exists(LINKS) else None
 
 
 def run(ctx) -> None:
@@ -41,12 +48,16 @@ def run(ctx) -> None:
     newest = published.agg(F.max("as_of")).head()[0] if published is not None else None
     baseline = None
     if published is not None:
-        base_day = published.where(F.col("as_of") <= F.lit(as_of)).agg(F.max("as_of")).head()[0]
+        base_day = published.where(F.col("as_of") < F.lit(as_of)).agg(F.max("as_of")).head()[0]
         if base_day is not None:
             baseline = published.where(F.col("as_of") == F.lit(base_day)).select("party_id", "role", "state", "since")
             notes.append(f"{STATUS}: compared with the snapshot of {base_day}")
+    past = None
+    if published is not None:
+        lookback = max(int(rule["lookback_days"]) for rule in policy["links"])
+        past = published.where((F.col("as_of") < F.lit(as_of)) & (F.col("as_of") >= F.lit(as_of - dt.timedelta(days=lookback))))
     with ctx.run.step("risk.status"):
-        status = snapshot(tables, policy, as_of, baseline).localCheckpoint()
+        status = snapshot(tables, policy, as_of, baseline, past).localCheckpoint()
     backfill = newest is not None and as_of < newest
     if backfill and not backfill_events:
         notes.append(f"{EVENTS}: backfill of {as_of} (newest snapshot {newest}): no back-dated events "

@@ -24,9 +24,14 @@ def load_policy(root: Path | None = None) -> dict:
 
 
 def check(doc: dict, where: str = "policy") -> dict:
-    missing = [k for k in ("windows", "ladder", "rules", "overrides") if k not in doc]
+    missing = [k for k in ("windows", "ladder", "rules", "overrides", "links") if k not in doc]
     if missing:
         raise SettingsError(f"{where}: missing keys {missing}")
+    for link in doc["links"]:
+        absent = [k for k in ("code", "from_states", "lookback_days", "floor", "words") if k not in link]
+        if absent or not set(link["from_states"]) <= set(STATES[1:]) or link["floor"] not in STATES[1:]:
+            raise SettingsError(f"{where}: links rule {link.get('code')}: needs {absent or 'known states'} "
+                                "(from_states and floor above good)")
     if [r["state"] for r in doc["ladder"]] != list(STATES[1:]):
         raise SettingsError(f"{where}: ladder must list {list(STATES[1:])} in order")
     points = [r["min_points"] for r in doc["ladder"]]
@@ -43,6 +48,10 @@ def check(doc: dict, where: str = "policy") -> dict:
         if rule["code"] in codes:
             raise SettingsError(f"{where}: rule {rule['code']} twice")
         codes.add(rule["code"])
+    for link in doc["links"]:  # a link's code must tell it apart from the party's own rules
+        if link["code"] in codes:
+            raise SettingsError(f"{where}: links rule {link['code']} reuses a code")
+        codes.add(link["code"])
     return doc
 
 

@@ -1,4 +1,5 @@
-"""Rules -> points -> ladder state, then manual overrides, then since and review date.
+"""Rules -> points -> ladder state, then manual overrides, then links to blacklisted businesses (gold
+party_links), then since and review date.
 
 Everything is a function of the evidence at one as-of (and, for `since`, the state before it), so a
 replay over many as-ofs and a sequence of job runs give the same states.
@@ -13,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from tradematch.risk.policy import window_days
+from tradematch.risk.policy import STATES, window_days
 
 KEY = ["as_of", "party_id", "role"]
 EVIDENCE_TYPE = ("struct<rule:string,window_days:int,cases:bigint,trials:bigint,rate:double,min_cases:int,"
@@ -90,6 +91,75 @@ def with_overrides(active: DataFrame, policy: dict) -> Callable[[DataFrame], Dat
             F.coalesce("_by", F.lit("policy")).alias("decided_by"), "override_reason",
             F.when(F.col("_action").isNotNull(),
                    F.coalesce("expires_on", F.date_add("decided_on", review))).alias("_override_review"))
+    return apply
+
+
+def link_codes(policy: dict) -> list[str]:
+    return [rule["code"] for rule in policy["links"]]
+
+
+def _own_states(rows: DataFrame, policy: dict) -> DataFrame:
+    """Status rows -> (seen_on, party_id, role, state) where the party's own record (a rule other than a
+    link's, or a manual decision) put it above good: a state a link lifted never passes on through
+    another link, so two linked parties cannot keep each other warned."""
+    others = F.filter("rules_fired", lambda c: ~c.isin(*link_codes(policy)))
+    own = (F.col("decided_by") != "policy") | (F.size(others) > 0)
+    return rows.where((F.col("state") != "good") & own).select(
+        F.col("as_of").alias("seen_on"), "party_id", "role", "state")
+
+
+def with_links(links: DataFrame | None, policy: dict, past: DataFrame | None = None) -> Callable[[DataFrame], DataFrame]:
+    """Rows after overrides (one as-of or many) + party_links (or None) + earlier risk_status rows (or
+    None) -> a party linked, by the as-of, to one whose own record put it in a state of a links rule's
+    from_states within the rule's lookback_days (0: at the as-of itself), in the same role, is at least
+    at the rule's floor (policy_state too; an override on the party itself still decides its state),
+    with the first such rule's code in rules_fired and an evidence entry "<code>: <evidence kinds of the
+    strongest link>" counting the linked businesses. A linked party without a row of its own (no orders
+    yet under its new id) gets one."""
+    rules = policy["links"]
+
+    def apply(status: DataFrame) -> DataFrame:
+        if links is None:
+            return status
+        pairs = links.select("party_id", "linked_party_id", "match_weight", "evidence", "linked_on")
+        both = pairs.unionByName(pairs.select(F.col("linked_party_id").alias("party_id"),
+                                              F.col("party_id").alias("linked_party_id"), "match_weight",
+                                              "evidence", "linked_on"))
+        seen = _own_states(status if past is None else status.unionByName(past, allowMissingColumns=True), policy)
+        seen = seen.select("seen_on", F.col("party_id").alias("linked_party_id"), "role", "state")
+        as_ofs = F.broadcast(status.select("as_of").distinct())  # the as-ofs of the run or replay: a few hundred
+        found = []
+        for prio, rule in enumerate(rules):
+            days = max(1, int(rule["lookback_days"]))
+            src = seen.where(F.col("state").isin(*rule["from_states"])).join(both, "linked_party_id")
+            found.append(src.join(as_ofs, (F.col("as_of") >= F.col("seen_on")) &
+                                  (F.col("as_of") < F.date_add("seen_on", days)) & (F.col("linked_on") <= F.col("as_of")))
+                         .select(*KEY, "linked_party_id", "match_weight", "evidence", F.lit(prio).alias("prio")))
+        hits = (reduce(DataFrame.unionByName, found).groupBy(*KEY)
+                .agg(F.min(F.struct("prio", (-F.col("match_weight")).alias("w"), "linked_party_id", "evidence")).alias("_best"),
+                     F.count_distinct("linked_party_id").alias("_linked")))
+        code = F.element_at(F.array(*[F.lit(c) for c in link_codes(policy)]), F.col("_best.prio") + 1)
+        floor = F.element_at(F.array(*[F.lit(r["floor"]) for r in rules]), F.col("_best.prio") + 1)
+        proof = F.struct(F.concat(code, F.lit(": "), F.array_join("_best.evidence", ", ")).alias("rule"),
+                         F.lit(0).alias("window_days"), F.col("_linked").cast("bigint").alias("cases"),
+                         F.lit(None).cast("bigint").alias("trials"), F.lit(None).cast("double").alias("rate"),
+                         F.lit(1).alias("min_cases"), F.lit(None).cast("double").alias("min_rate"),
+                         F.lit(0).alias("points")).cast(EVIDENCE_TYPE)
+        rank = lambda c: F.array_position(F.array(*[F.lit(s) for s in STATES]), c)  # noqa: E731
+        linked = F.col("_linked").isNotNull()
+        lifted = lambda c: F.when(linked & (rank(c) < rank(floor)), floor).otherwise(c)  # noqa: E731
+        decided_by = F.coalesce("decided_by", F.lit("policy"))
+        return status.join(hits, KEY, "full").select(
+            *KEY, F.coalesce("points", F.lit(0)).alias("points"),
+            F.when(linked, F.concat(F.coalesce("rules_fired", F.array().cast("array<string>")), F.array(code)))
+            .otherwise(F.col("rules_fired")).alias("rules_fired"),
+            F.when(linked, F.concat(F.coalesce("evidence", F.array().cast(f"array<{EVIDENCE_TYPE}>")), F.array(proof)))
+            .otherwise(F.col("evidence")).alias("evidence"),
+            F.coalesce("cases", F.lit(0).cast("bigint")).alias("cases"),
+            lifted(F.coalesce("policy_state", F.lit("good"))).alias("policy_state"),
+            F.when(decided_by == "policy", lifted(F.coalesce("state", F.lit("good")))).otherwise(F.col("state")).alias("state"),
+            F.coalesce("min_cases", F.lit(0)).alias("min_cases"), decided_by.alias("decided_by"), "override_reason",
+            "_override_review")
     return apply
 
 
