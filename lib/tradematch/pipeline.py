@@ -14,10 +14,13 @@ from typing import Callable
 from pyspark.sql import SparkSession
 
 from tradematch import history
+from tradematch.affinity import job as affinity
+from tradematch.identity import job as identity
 from tradematch.ingest import job as ingest
 from tradematch.reliability import job as reliability
 from tradematch.risk import job as risk
 from tradematch.lake import Lake
+from tradematch.matching import job as matching
 from tradematch.runs import JobRun
 from tradematch.schema import Catalog
 from tradematch.settings import Settings
@@ -48,15 +51,21 @@ class Job:
     doc: str
 
 
-# In dependency order (DESIGN.md section 3: ingest -> history -> reliability -> risk -> affinity ->
-# matching -> report). Each job issue adds its job here.
+# In dependency order (DESIGN.md section 3: ingest -> history -> reliability -> identity -> risk -> affinity ->
+# matching -> report; risk reads party_links). Each job issue adds its job here.
 JOBS: list[Job] = [
     Job("ingest", ingest.run, "landing batches -> bronze -> silver, with pending rows and quarantine"),
     Job("history", history.run, "silver orders, disputes, reviews -> party_market_monthly (months changed since the last run)"),
     Job("reliability", reliability.run,
         "party_market_monthly -> decayed evidence -> party_reliability, party_market_reliability snapshots"),
+    Job("identity", identity.run, "silver party_identity (restricted), parties -> party_links (same business under "
+        "another id; weights in conf/identity.yaml)"),
     Job("risk", risk.run, "silver orders_history, disputes, reviews, risk_overrides -> risk_events, risk_status, "
         "risk_notices (policy in conf/policy.yaml)"),
+    Job("affinity", affinity.run, "silver orders_history, disputes, reviews -> buyer_supplier_affinity (rolled forward), "
+        "buyer_cluster_affinity, chapter_similarity snapshots (conf/matching.yaml)"),
+    Job("matching", matching.run, "affinity, reliability, risk_status, parties, rfqs -> supplier_matches, buyer_matches, "
+        "rfq_matches snapshots (conf/matching.yaml)"),
 ]
 
 

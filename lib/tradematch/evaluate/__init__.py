@@ -11,7 +11,7 @@ from tradematch.tables import Tables
 log = logging.getLogger(__name__)
 # Report sections in order; each module has section(tables) -> dict. A section whose inputs are not in
 # the lake yet (no ingest run, for example) is reported as skipped with the reason.
-SECTIONS = ("world", "ingest", "reliability", "risk")
+SECTIONS = ("world", "ingest", "reliability", "risk", "identity", "matching")
 
 
 def evaluate(tables: Tables, out: Path) -> dict:

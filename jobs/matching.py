@@ -1,0 +1,7 @@
+"""spark-submit entry point: the matching job. Arguments are tradematch's global options."""
+import sys
+
+from tradematch.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main([*sys.argv[1:], "job", "matching"]))
