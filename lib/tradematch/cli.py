@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="risk: an as-of older than the newest snapshot also adds its (back-dated) events")
     info = sub.add_parser("info", help="tables in the lake: path, Delta version, rows")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    reg = sub.add_parser("register", help="SQL that registers each gold table by name over its location "
+                         "(run too when the environment has a metastore)")
+    reg.add_argument("--schema", default="tradematch", help="schema (database) to register in; catalog.schema on Databricks")
+    reg.add_argument("--out", type=Path, help="SQL file to write (default: print it)")
     gen = sub.add_parser("generate", help="write a synthetic world (landing files and truth) into the lake")
     gen.add_argument("--orders", type=int, required=True, help="orders to generate")
     gen.add_argument("--seed", type=int, default=7)
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         lake = Lake(settings.lake_uri())
         if args.command == "info":
             return _info(settings, lake, catalog, args.json)
+        if args.command == "register":
+            return _register(settings, lake, catalog, args.schema, args.out)
         lake.check_writable()
         run_id = new_run_id()
         with RunLock(lake, settings.lock_stale_after_minutes, run_id, " ".join(sys.argv[1:] or [args.command])):
@@ -146,6 +152,19 @@ def _generate(ctx: pipeline.JobContext, args) -> None:
     ctx.run.metrics["orders_generated"] = summary["orders_generated"]
     print(f"generated {summary['orders_generated']:,} orders as of {summary['as_of']} "
           f"(history batch {summary['history_batch']}, {summary['daily_batches']} daily batches) in {ctx.lake.root}")
+
+
+def _register(settings: Settings, lake: Lake, catalog: Catalog, schema: str, out: Path | None) -> int:
+    from tradematch.register import has_metastore, register
+
+    execute = has_metastore(settings)
+    sql = register(Tables(get_spark(settings), lake, catalog), schema, execute)
+    if out:
+        out.write_text(sql)
+        print(f"registration SQL: {out}" + (" (run in the metastore)" if execute else ""))
+    else:
+        print(sql, end="")
+    return 0
 
 
 def _info(settings: Settings, lake: Lake, catalog: Catalog, as_json: bool) -> int:

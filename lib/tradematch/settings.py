@@ -6,7 +6,11 @@ with a message that names the key and the file it came from.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -19,10 +23,14 @@ class SettingsError(ValueError):
 
 
 def project_root() -> Path:
-    """The folder holding conf/ and schemas/: $TRADEMATCH_HOME, else the source checkout."""
+    """The folder holding conf/ and schemas/: $TRADEMATCH_HOME, else the copy inside an installed wheel,
+    else the source checkout."""
     env = os.environ.get("TRADEMATCH_HOME")
     if env:
         return Path(env).resolve()
+    packaged = _packaged_root()
+    if packaged:
+        return packaged
     here = Path(__file__).resolve()
     for candidate in (*here.parents, Path.cwd(), *Path.cwd().parents):
         if (candidate / "conf" / "env").is_dir() and (candidate / "schemas").is_dir():
@@ -30,6 +38,35 @@ def project_root() -> Path:
     raise SettingsError(
         "cannot find the project folder (conf/env and schemas/): set TRADEMATCH_HOME to it"
     )
+
+
+PACKAGED = "_project"  # the wheel carries conf/ and schemas/ under tradematch/_project/ (scripts/submit)
+
+
+def _packaged_root() -> Path | None:
+    """conf/ and schemas/ shipped in the wheel; unzipped once per wheel content when the package is
+    imported from the zip itself, as spark-submit --py-files does on the driver and the executors."""
+    inside = Path(__file__).resolve().parent / PACKAGED
+    if inside.is_dir():
+        return inside
+    archive = getattr(__loader__, "archive", None)  # set when imported by zipimport
+    if not archive:
+        return None
+    prefix = f"{__package__}/{PACKAGED}/"
+    with zipfile.ZipFile(archive) as wheel:
+        members = [m for m in wheel.infolist() if m.filename.startswith(prefix)]
+        if not members:
+            return None
+        digest = hashlib.sha256(repr([(m.filename, m.CRC) for m in members]).encode()).hexdigest()[:16]
+        target = Path(tempfile.gettempdir()) / f"tradematch-{digest}"
+        if not target.is_dir():
+            scratch = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+            wheel.extractall(scratch, members)
+            try:
+                scratch.rename(target)
+            except OSError:  # another process on this node unzipped it first
+                shutil.rmtree(scratch, ignore_errors=True)
+    return target / prefix
 
 
 @dataclass(frozen=True)

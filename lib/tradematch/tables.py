@@ -21,6 +21,10 @@ from tradematch.schema import Catalog, SchemaError, TableSchema, addable_columns
 
 log = logging.getLogger(__name__)
 MODES = ("append", "overwrite", "replace", "merge")
+# The Delta protocol tables are created at, pinned in conf/env/*.yaml (Delta's session defaults for new
+# tables) so that readers without Spark can read every table: property -> the setting that pins it.
+PROTOCOL = {"minReaderVersion": "spark.databricks.delta.properties.defaults.minReaderVersion",
+            "minWriterVersion": "spark.databricks.delta.properties.defaults.minWriterVersion"}
 
 
 class Tables:
@@ -63,7 +67,11 @@ class Tables:
                 builder = builder.addColumn(f.name, f.dataType, nullable=f.nullable, comment=f.metadata["comment"])
             if schema.partition_by:
                 builder = builder.partitionedBy(*schema.partition_by)
+            pins = {p: int(v) for p, key in PROTOCOL.items() if (v := self.spark.conf.get(key, None))}
+            for prop, version in pins.items():
+                builder = builder.property(f"delta.{prop}", str(version))
             builder.execute()
+            self._check_protocol(name, pins)
             log.info("created %s at %s", name, self.path(name))
         else:
             problems = describe_difference(self._table_struct(name), schema.struct)
@@ -73,6 +81,14 @@ class Tables:
                 raise SchemaError(f"table {name} at {self.path(name)} differs from its schema file "
                                   f"{schema.file}: {'; '.join(problems)}{hint}")
         self._checked.add(name)
+
+    def _check_protocol(self, name: str, pins: dict[str, int]) -> None:
+        """Stop when Delta created the table above the pinned protocol (table features readers may lack)."""
+        detail = DeltaTable.forPath(self.spark, self.path(name)).detail().head()
+        above = {p: detail[p] for p, v in pins.items() if detail[p] > v}
+        if above:
+            raise SchemaError(f"table {name} at {self.path(name)} was created at {above} (features "
+                              f"{detail['tableFeatures']}), above the protocol pinned in settings {pins}")
 
     def _table_struct(self, name: str):
         return self.spark.read.format("delta").load(self.path(name)).schema
