@@ -23,7 +23,7 @@ from chispa import assert_approx_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import Row
 from pyspark.sql import functions as F
-from pyspark.sql.types import MapType
+from pyspark.sql.types import ArrayType, DecimalType, DoubleType, MapType, StructField, StructType
 
 from tradematch import pipeline
 from tradematch.lake import Lake
@@ -128,9 +128,23 @@ def test_gold_tables_under_spark_submit_equal_those_of_tradematch_run(spark, lak
 
 
 def _orderable(df):
-    """chispa orders rows by every column and Spark cannot order by a map: a map as its sorted entries."""
-    return df.select([F.array_sort(F.map_entries(f.name)).alias(f.name) if isinstance(f.dataType, MapType)
-                      else F.col(f.name) for f in df.schema.fields])
+    """chispa orders rows by every column and Spark cannot order by a map: a map as its sorted entries.
+    Doubles, nested ones too, are rounded to 9 decimals: two runs may sum in another order (last-digit
+    noise), and chispa's precision reaches only top-level columns."""
+    cols = [F.array_sort(F.map_entries(f.name)).alias(f.name) if isinstance(f.dataType, MapType)
+            else F.col(f.name) for f in df.schema.fields]
+    out = df.select(cols)
+    return out.select([F.col(f.name).cast(_rounded(f.dataType)).alias(f.name) for f in out.schema.fields])
+
+
+def _rounded(t):
+    if isinstance(t, DoubleType):
+        return DecimalType(38, 9)
+    if isinstance(t, ArrayType):
+        return ArrayType(_rounded(t.elementType), t.containsNull)
+    if isinstance(t, StructType):
+        return StructType([StructField(f.name, _rounded(f.dataType), f.nullable) for f in t.fields])
+    return t
 
 
 def _from_spark(value):

@@ -30,14 +30,14 @@ _SIDE = {"supplier": ("supplier_id", "buyer_id", "destination_country"),
 
 
 # -- point in time ---------------------------------------------------------------------------------
-def _end_of(as_of: dt.date) -> Column:
+def end_of(as_of: dt.date) -> Column:
     """The first instant after the as-of day: what was known by the as-of came before it."""
     return F.lit(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
 
 
 def orders_as_of(as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
     """orders_history -> the version of each order known at the end of the as-of day."""
-    end = _end_of(as_of)
+    end = end_of(as_of)
     return lambda history: history.where((F.col("valid_from") < end) &
                                          (F.col("valid_to").isNull() | (F.col("valid_to") >= end)))
 
@@ -158,7 +158,7 @@ def touched_months(history: DataFrame, disputes: DataFrame, reviews: DataFrame, 
     """The months whose rows can differ between knowledge at `since` and at the as-of (since < as-of):
     months of orders with a version, dispute or review dated or landed in (since, as-of], and the
     `lookback_months` after each (their repeat counterparts), up to the as-of's month. One column: month."""
-    lo, hi = _end_of(since), _end_of(as_of)
+    lo, hi = end_of(since), end_of(as_of)
     in_window = lambda c: (c >= lo) & (c < hi)  # noqa: E731
     landed = lambda: in_window(F.col("batch").cast("timestamp"))  # noqa: E731
     order_month = history.select("order_id", F.trunc("order_date", "month").alias("month")).distinct()

@@ -13,7 +13,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from tradematch.history import _end_of, orders_as_of
+from tradematch.history import end_of, orders_as_of
 from tradematch.reliability.evidence import decay_factor
 
 KEYS = ["buyer_id", "supplier_id", "hs_chapter"]
@@ -75,7 +75,7 @@ def rolled_forward(previous: DataFrame, since: dt.date, history: DataFrame, disp
     what became known after it: the orders with a new version (their events now minus their events as
     the snapshot saw them) and the new disputes and reviews of the other orders."""
     factor = decay_factor(since, as_of, float(conf["affinity"]["half_life_days"]))
-    changed = (history.where((F.col("valid_from") >= _end_of(since)) & (F.col("valid_from") < _end_of(as_of)))
+    changed = (history.where((F.col("valid_from") >= end_of(since)) & (F.col("valid_from") < end_of(as_of)))
                .select("order_id").distinct())
     versions = history.join(changed, "order_id", "left_semi")
     d_now, r_now = disputes.where(F.col("opened_on") <= F.lit(as_of)), reviews.where(F.col("created_on") <= F.lit(as_of))
