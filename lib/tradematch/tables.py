@@ -130,6 +130,15 @@ class Tables:
             self.run.read(name, version)
         return self.spark.read.format("delta").option("versionAsOf", version).load(self.path(name))
 
+    def previous_snapshot(self, name: str, as_of) -> tuple:
+        """(day, rows) of a snapshot table's newest as_of before `as_of`, or (None, None): where a
+        rolled-forward or compared job starts from."""
+        if not self.exists(name):
+            return None, None
+        snapshots = self.read(name)
+        day = snapshots.where(F.col("as_of") < F.lit(as_of)).agg(F.max("as_of")).head()[0]
+        return (day, snapshots.where(F.col("as_of") == F.lit(day))) if day is not None else (None, None)
+
     def rows(self, name: str, records: list[dict]) -> DataFrame:
         return self.spark.createDataFrame(records, self.schema(name).struct)
 

@@ -19,12 +19,7 @@ def run(ctx) -> None:
     where = f"as_of = DATE'{as_of.isoformat()}'"
     history, disputes, reviews = tables.read("orders_history"), tables.read("disputes"), tables.read("reviews")
     with ctx.run.step("affinity.strength"):
-        previous = None
-        if tables.exists(AFFINITY):
-            snapshots = tables.read(AFFINITY)
-            since = snapshots.where(F.col("as_of") < F.lit(as_of)).agg(F.max("as_of")).head()[0]
-            if since is not None:
-                previous = snapshots.where(F.col("as_of") == F.lit(since))
+        since, previous = tables.previous_snapshot(AFFINITY, as_of)
         if previous is None:
             notes.append(f"{AFFINITY}: computed from every order")
             rows = strength.full(history, disputes, reviews, as_of, conf)

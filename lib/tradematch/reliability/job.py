@@ -43,21 +43,18 @@ def _evidence(ctx, monthly, version: int, as_of, half_life: float):
     """Decayed sums at the as-of: rolled forward from the newest earlier snapshot when there is one and
     the monthly table's version it was computed from is still readable, else from every month."""
     tables, notes = ctx.tables, ctx.run.notes
-    if tables.exists(E.EVIDENCE):
-        snapshots = tables.read(E.EVIDENCE)
-        last = snapshots.where(F.col("as_of") < F.lit(as_of)).agg(F.max("as_of")).head()[0]
-        if last is not None:
-            previous = snapshots.where(F.col("as_of") == F.lit(last))
-            then_version = previous.agg(F.max("monthly_version")).head()[0]
-            try:
-                then = tables.read(MONTHLY, int(then_version))
-                then.limit(1).count()
-            except Exception as exc:  # noqa: BLE001 (vacuumed or never written: recompute in full)
-                notes.append(f"{E.EVIDENCE}: cannot read {MONTHLY} version {then_version} ({type(exc).__name__}); "
-                             "full recompute")
-            else:
-                notes.append(f"{E.EVIDENCE}: rolled forward from {last} ({MONTHLY} version {then_version} -> {version})")
-                ctx.run.metrics["reliability.rolled_forward_days"] = (as_of - last).days
-                return E.rolled_forward(previous, last, monthly, then, as_of, half_life, version)
+    last, previous = tables.previous_snapshot(E.EVIDENCE, as_of)
+    if previous is not None:
+        then_version = previous.agg(F.max("monthly_version")).head()[0]
+        try:
+            then = tables.read(MONTHLY, int(then_version))
+            then.limit(1).count()
+        except Exception as exc:  # noqa: BLE001 (vacuumed or never written: recompute in full)
+            notes.append(f"{E.EVIDENCE}: cannot read {MONTHLY} version {then_version} ({type(exc).__name__}); "
+                         "full recompute")
+        else:
+            notes.append(f"{E.EVIDENCE}: rolled forward from {last} ({MONTHLY} version {then_version} -> {version})")
+            ctx.run.metrics["reliability.rolled_forward_days"] = (as_of - last).days
+            return E.rolled_forward(previous, last, monthly, then, as_of, half_life, version)
     notes.append(f"{E.EVIDENCE}: computed from every month of {MONTHLY}")
     return E.full(monthly, as_of, half_life, version)

@@ -46,12 +46,10 @@ def run(ctx) -> None:
     backfill_events = bool(ctx.options.get("backfill"))
     published = tables.read(STATUS) if tables.exists(STATUS) else None
     newest = published.agg(F.max("as_of")).head()[0] if published is not None else None
-    baseline = None
-    if published is not None:
-        base_day = published.where(F.col("as_of") < F.lit(as_of)).agg(F.max("as_of")).head()[0]
-        if base_day is not None:
-            baseline = published.where(F.col("as_of") == F.lit(base_day)).select("party_id", "role", "state", "since")
-            notes.append(f"{STATUS}: compared with the snapshot of {base_day}")
+    base_day, baseline = tables.previous_snapshot(STATUS, as_of)
+    if baseline is not None:
+        baseline = baseline.select("party_id", "role", "state", "since")
+        notes.append(f"{STATUS}: compared with the snapshot of {base_day}")
     past = None
     if published is not None:
         lookback = max(int(rule["lookback_days"]) for rule in policy["links"])
