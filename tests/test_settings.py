@@ -16,6 +16,7 @@ jars_dir: .jars
 log_level: WARN
 lock_stale_after_minutes: 60
 staging_keep_failed: true
+vacuum_retention_hours: 168
 spark.driver.memory: 2g
 spark.sql.adaptive.enabled: true
 """

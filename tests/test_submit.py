@@ -1,29 +1,33 @@
-"""The pipeline under spark-submit, and the gold tables as BI reads them.
+"""The pipeline on a real Spark standalone cluster, and the gold tables as BI reads them.
 
-One tiny generated world is run twice: through scripts/submit --master local[2] (a subprocess: the
-package as a wheel, the Delta jars, the environment's settings) and in this process with the session
-`spark`. Every gold table must be equal in both lakes; every gold table must read the same with the
+A master and two workers of one core each start on 127.0.0.1 from the installed pyspark's spark-class,
+on free ports, and scripts/submit runs the whole pipeline on them (the package as a wheel, the Delta
+jars, the environment's settings) over the landing files of the session's tiny world; the processes are
+stopped by their pids when the submit ends, also when it fails. Every gold table must equal the one of
+the same world run in this process (`pipeline_lake`); every gold table must read the same with the
 `deltalake` package (no Spark), and through DuckDB over the Parquet files deltalake lists, as with Spark;
 and `tradematch register` must name every gold table over its location with its comments. Gold tables
 are found from schemas/gold, so tables added later are covered without editing this file.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
 import shutil
-import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
+import pyspark
 import pytest
-from chispa import assert_approx_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import Row
-from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, DecimalType, DoubleType, MapType, StructField, StructType
 
 from tradematch import pipeline
 from tradematch.lake import Lake
@@ -35,40 +39,84 @@ from tradematch.submit import command, delta_package
 from tradematch.tables import PROTOCOL, Tables
 
 from conftest import TEST_SPARK
+from lakes import assert_same_table
 
 AS_OF = dt.date(2026, 11, 20)
-WORLD = {"orders": 2_000, "seed": 11, "years": 2, "dirty_rate": 0.01, "daily_batches": 1}
 GOLD = sorted(name for name, s in Catalog().schemas().items() if s.layer == "gold")
+SPARK_HOME = Path(pyspark.__file__).parent  # the pip-installed pyspark is a whole Spark distribution
+WORKERS, WORKER_MEMORY = 2, "1g"  # one core each; an executor takes the worker's whole 1g
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _master_state(ui: str) -> dict:
+    with urllib.request.urlopen(f"{ui}/json/", timeout=5) as response:
+        return json.load(response)
+
+
+@contextlib.contextmanager
+def standalone_cluster(folder: Path):
+    """(master URL, its web UI) of a master and WORKERS workers on 127.0.0.1; stopped by pid on exit."""
+    env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
+           "SPARK_DAEMON_MEMORY": "512m"}
+    spark_class = str(SPARK_HOME / "bin" / "spark-class")
+    port, ui_port = _free_port(), _free_port()
+    master, ui = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}"
+    commands = [["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+                 "--webui-port", str(ui_port)]]
+    commands += [["org.apache.spark.deploy.worker.Worker", master, "--cores", "1", "--memory", WORKER_MEMORY,
+                  "--host", "127.0.0.1", "--webui-port", "0", "--work-dir", str(folder / f"worker-{i}")]
+                 for i in range(WORKERS)]
+    procs = []
+    try:
+        for i, args in enumerate(commands):  # spark-class execs the JVM: each pid is the daemon itself
+            with open(folder / f"daemon-{i}.log", "w") as log:
+                procs.append(subprocess.Popen([spark_class, *args], env=env, stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                if _master_state(ui)["aliveworkers"] == WORKERS:
+                    break
+            dead = [p.pid for p in procs if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                logs = "".join((folder / f"daemon-{i}.log").read_text()[-2000:] for i in range(len(procs)))
+                raise RuntimeError(f"the standalone cluster did not come up (exited: {dead}):\n{logs}")
+            time.sleep(1)
+        yield master, ui
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="module")
-def lakes(spark, settings, tmp_path_factory):
-    """(in-process lake, submitted lake, the submit's exit code, its log), from one generated world."""
-    from tradematch.generate import generate_world
-
-    root = tmp_path_factory.mktemp("submit")
-    world = Lake(str(root / "world"))
-    generate_world(spark, Tables(spark, world), as_of=AS_OF, **WORLD)
-    inproc, submitted = Lake(str(root / "inproc")), Lake(str(root / "submitted"))
-    for lake in (inproc, submitted):
-        shutil.copytree(world.path("landing"), lake.path("landing"))
-    # The session's test settings; a smaller driver, since two Spark drivers run at once.
+def lakes(pipeline_lake, small_world, tmp_path_factory):
+    """(in-process lake, lake run on the cluster, the submit's exit code, its log, the master's finished
+    applications), from the session's tiny world."""
+    root = tmp_path_factory.mktemp("cluster")
+    submitted = Lake(str(root / "submitted"))
+    shutil.copytree(small_world.path("landing"), submitted.path("landing"))
     options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("master=")] + ["--set=spark.driver.memory=2g"]
-    cmd = [str(project_root() / "scripts" / "submit"), "--master", "local[2]", "pipeline",
-           "--lake", submitted.root, "--as-of", AS_OF.isoformat(), *options]
-    # The submit runs beside the in-process run, from outside the checkout: its driver imports tradematch
-    # from the wheel (--py-files come first on its path) and reads conf/ and schemas/ from it.
-    with open(root / "submit.log", "w") as log:
-        proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            for job in pipeline.JOBS:
-                pipeline.execute(job, spark, settings, inproc, "inproc", AS_OF, Catalog(), {})
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGTERM)  # the submit's whole process group: spark-submit, its JVM, the driver
-            raise
-        finally:
-            proc.wait(timeout=1800)
-    return inproc, submitted, proc.returncode, (root / "submit.log").read_text()
+    # The executors run this interpreter (the workers are this machine) with the package from the wheel.
+    env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable}
+    with standalone_cluster(root) as (master, ui):
+        cmd = [str(project_root() / "scripts" / "submit"), "--master", master, "pipeline",
+               "--lake", submitted.root, "--as-of", AS_OF.isoformat(), *options]
+        # From outside the checkout: the driver imports tradematch from the wheel (--py-files come first on
+        # its path) and reads conf/ and schemas/ from it.
+        with open(root / "submit.log", "w") as log:
+            proc = subprocess.run(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=1800)
+        apps = _master_state(ui)["completedapps"]
+    return pipeline_lake, submitted, proc.returncode, (root / "submit.log").read_text(), apps
 
 
 def test_the_submit_command_carries_the_wheel_delta_and_the_environments_settings():
@@ -97,9 +145,14 @@ def _gold(spark, lake: Lake, name: str):
     return tables.path(name)
 
 
-def test_the_pipeline_runs_under_spark_submit_from_the_wheel(spark, lakes):
-    inproc, submitted, returncode, log = lakes
+def test_the_pipeline_runs_on_the_standalone_cluster_from_the_wheel(spark, lakes):
+    inproc, submitted, returncode, log, apps = lakes
     assert returncode == 0, log[-4000:]
+    (app,) = apps
+    assert app["state"] == "FINISHED"
+    # Each worker ran an executor of it: its work dir holds the application's folder.
+    workers = Path(submitted.root).parent
+    assert all((workers / f"worker-{i}" / app["id"]).is_dir() for i in range(WORKERS))
     runs = spark.read.format("delta").load(submitted.path("ops", "job_runs"))
     # job_runs holds one row per job here: a small table.
     assert sorted((r.job, r.outcome) for r in runs.collect()) == sorted((j.name, "success") for j in pipeline.JOBS)
@@ -119,32 +172,11 @@ def test_the_wheel_carries_conf_and_schemas_for_a_driver_without_the_checkout(la
 
 
 @pytest.mark.parametrize("name", GOLD)
-def test_gold_tables_under_spark_submit_equal_those_of_tradematch_run(spark, lakes, name):
-    inproc, submitted, returncode, _ = lakes
+def test_gold_tables_on_the_cluster_equal_those_of_tradematch_run(spark, lakes, name):
+    inproc, submitted, returncode, _, _ = lakes
     assert returncode == 0
-    expected = spark.read.format("delta").load(_gold(spark, inproc, name))
-    actual = spark.read.format("delta").load(Tables(spark, submitted).path(name))
-    assert_approx_df_equality(_orderable(actual), _orderable(expected), precision=1e-9, ignore_row_order=True)
-
-
-def _orderable(df):
-    """chispa orders rows by every column and Spark cannot order by a map: a map as its sorted entries.
-    Doubles, nested ones too, are rounded to 9 decimals: two runs may sum in another order (last-digit
-    noise), and chispa's precision reaches only top-level columns."""
-    cols = [F.array_sort(F.map_entries(f.name)).alias(f.name) if isinstance(f.dataType, MapType)
-            else F.col(f.name) for f in df.schema.fields]
-    out = df.select(cols)
-    return out.select([F.col(f.name).cast(_rounded(f.dataType)).alias(f.name) for f in out.schema.fields])
-
-
-def _rounded(t):
-    if isinstance(t, DoubleType):
-        return DecimalType(38, 9)
-    if isinstance(t, ArrayType):
-        return ArrayType(_rounded(t.elementType), t.containsNull)
-    if isinstance(t, StructType):
-        return StructType([StructField(f.name, _rounded(f.dataType), f.nullable) for f in t.fields])
-    return t
+    _gold(spark, inproc, name)
+    assert_same_table(spark, submitted, inproc, name)
 
 
 def _from_spark(value):
@@ -176,7 +208,7 @@ def _sorted(rows):
 
 @pytest.mark.parametrize("name", GOLD)
 def test_bi_readers_without_spark_read_every_gold_table_as_spark_does(spark, lakes, name):
-    inproc, _, _, _ = lakes
+    inproc, _, _, _, _ = lakes
     path = _gold(spark, inproc, name)
     table = DeltaTable(path)
     protocol = table.protocol()
@@ -199,7 +231,7 @@ def test_bi_readers_without_spark_read_every_gold_table_as_spark_does(spark, lak
 
 
 def test_register_names_every_gold_table_over_its_location_with_its_comments(spark, lakes):
-    inproc, _, _, _ = lakes
+    inproc, _, _, _, _ = lakes
     tables = Tables(spark, inproc)
     written = [n for n in GOLD if tables.exists(n)]
     sql = register(tables, "tm_gold_test", execute=True)

@@ -79,6 +79,7 @@ class Settings:
     log_level: str
     lock_stale_after_minutes: int
     staging_keep_failed: bool
+    vacuum_retention_hours: int
     spark: dict[str, str] = field(default_factory=dict)
     env: str = "local"
     source: str = ""
