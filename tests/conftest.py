@@ -27,6 +27,21 @@ def settings(tmp_path_factory):
     return load_settings("local", [*TEST_SPARK, f"lake={lake}"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory):
+    """Runs in other processes that a test module checks later, started as the session begins so they
+    overlap the in-process tests (whose driver leaves a core idle much of the time): test_faults' crash
+    chain, when that module is collected. Whatever still runs at the end of the session is killed."""
+    started = {}
+    if any(item.path.name == "test_faults.py" for item in request.session.items):
+        from test_faults import CrashChain
+
+        started["faults"] = CrashChain(request.getfixturevalue("small_world"), tmp_path_factory.mktemp("faults")).start()
+    yield started
+    for run in started.values():
+        run.stop()
+
+
 @pytest.fixture(scope="session")
 def spark(settings):
     from tradematch.spark import get_spark
@@ -87,3 +102,34 @@ def ingested_lake(spark, settings, generated_lake, tmp_path_factory):
         shutil.copytree(source.path(part), lake.path(part))
     pipeline.execute(pipeline.job_named("ingest"), spark, settings, lake, "ingested", world["as_of"], Catalog(), {})
     return lake, world
+
+
+SMALL_WORLD = {"orders": 2_000, "seed": 11, "years": 2, "dirty_rate": 0.01, "daily_batches": 1}
+
+
+@pytest.fixture(scope="session")
+def small_world(spark, tmp_path_factory) -> Lake:
+    """A tiny generated world (landing + truth), for tests that run every job: read-only."""
+    import datetime as dt
+
+    from tradematch.generate import generate_world
+    from tradematch.tables import Tables
+
+    lake = Lake(str(tmp_path_factory.mktemp("small") / "world"))
+    generate_world(spark, Tables(spark, lake), as_of=dt.date.fromisoformat(WORLD_AS_OF), **SMALL_WORLD)
+    return lake
+
+
+@pytest.fixture(scope="session")
+def pipeline_lake(spark, settings, small_world, tmp_path_factory) -> Lake:
+    """The tiny world run through every job in this process (`tradematch run`): read-only; copy to write."""
+    import datetime as dt
+
+    from tradematch import pipeline
+
+    lake = Lake(str(tmp_path_factory.mktemp("pipeline") / "lake"))
+    for part in ("landing", "truth"):
+        shutil.copytree(small_world.path(part), lake.path(part))
+    for job in pipeline.JOBS:
+        pipeline.execute(job, spark, settings, lake, "pipeline", dt.date.fromisoformat(WORLD_AS_OF), Catalog(), {})
+    return lake

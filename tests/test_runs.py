@@ -2,6 +2,7 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 
 import pytest
 
@@ -37,6 +38,27 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path):
     with RunLock(lake, 60, "run-2", "run"):
         assert json.loads(path.read_text())["run_id"] == "run-2"
     assert not path.exists()
+
+
+def test_of_many_runs_taking_over_a_stale_lock_at_once_exactly_one_wins(tmp_path):
+    lake = Lake(str(tmp_path))
+    write_lock(lake, run_id="killed", pid=1 << 22, host=socket.gethostname(),
+               started_at=dt.datetime.utcnow().isoformat(), command="run")
+    start = time.time() + 1
+    children = []
+    for i in range(8):
+        pid = os.fork()
+        if pid == 0:  # a contender: exit 0 holding the lock (never released), 3 when refused
+            time.sleep(max(0.0, start - time.time()))
+            try:
+                RunLock(lake, 60, f"run-{i}", "run").acquire()
+            except RunLockHeld:
+                os._exit(3)
+            time.sleep(2)  # alive while the others try
+            os._exit(0)
+        children.append(pid)
+    codes = sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children)
+    assert codes == [0] + [3] * 7
 
 
 def test_old_lock_from_another_host_is_stale_a_fresh_one_is_not(tmp_path):

@@ -139,3 +139,23 @@ def test_migrate_refuses_a_type_change_naming_table_and_file(tables, test_catalo
 def test_conform_refuses_rows_missing_a_column(tables, spark):
     with pytest.raises(SchemaError, match=r"lack columns \['tier'\]"):
         tables.conform("widget_scores", spark.createDataFrame([(D1, "a", 0.1)], "as_of date, widget_id string, score double"))
+
+
+def test_restore_brings_back_an_audited_version_as_a_new_one(tables):
+    tables.publish("widget_scores", scores(tables, [(D1, "a", 0.1, "gold")]), "replace", f"as_of = '{D1}'")
+    tables.publish("widget_scores", scores(tables, [(D1, "a", 0.9, "silver")]), "replace", f"as_of = '{D1}'")
+    assert tables.restore("widget_scores", 1) == 3
+    assert_df_equality(read_all(tables), scores(tables, [(D1, "a", 0.1, "gold")]), ignore_metadata=True)
+    last = read_all(tables, "dq_results").orderBy("validated_at").collect()[-1]
+    assert (last.table_name, last.table_version, last.success) == ("widget_scores", 3, True)
+    with pytest.raises(ValueError, match="restore needs a version from 0 to 2, not 3"):
+        tables.restore("widget_scores", 3)
+
+
+def test_restore_refuses_a_version_its_suite_fails(tables):
+    tables.append("widget_scores", scores(tables, [(D1, "a", 1.7, "gold")]))  # unaudited: version 1
+    tables.publish("widget_scores", scores(tables, [(D1, "a", 0.2, "gold")]), "replace", f"as_of = '{D1}'")
+    with pytest.raises(QualityGateFailed, match="at version 1 fails its suite .* stays at version 2"):
+        tables.restore("widget_scores", 1)
+    assert tables.version("widget_scores") == 2
+    assert [r.score for r in read_all(tables).collect()] == [0.2]

@@ -69,6 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--to", dest="end", type=_date, required=True, help="last as-of of the replay")
     bt.add_argument("--step", default="7d", help="days between as-ofs, e.g. 7d (default)")
     bt.add_argument("--out", type=Path, help="JSON summary to write (default: the scratch folder's summary.json)")
+    maintain = sub.add_parser("maintain", help="OPTIMIZE every Delta table of the lake, then VACUUM it "
+                              "(retention: vacuum_retention_hours)")
+    maintain.add_argument("--tables", nargs="+", metavar="TABLE", help="tables to maintain (default: all that exist)")
+    maintain.add_argument("--step", dest="steps", action="append", choices=("optimize", "vacuum"),
+                          help="only this step (repeatable; default both)")
+    rep = sub.add_parser("report", help="a self-contained HTML report of the lake's latest run, with Data Docs")
+    rep.add_argument("--out", type=Path, required=True, help="folder to write report.html and data_docs/ into")
+    rep.add_argument("--evaluation", type=Path,
+                     help="an evaluate report to show match quality from (default: OUT/evaluation.json if present)")
+    restore = sub.add_parser("restore", help="make an earlier version of a table current again (Delta RESTORE), "
+                             "audited by its suite and recorded in job_runs")
+    restore.add_argument("table")
+    restore.add_argument("--version", type=int, required=True, help="the version to restore (see `info`)")
+    erase = sub.add_parser("erase-party", help="remove a party's PII from bronze, pending, quarantine and party_identity")
+    erase.add_argument("party_id")
     migrate = sub.add_parser("migrate", help="add new nullable columns from the schema files to existing tables")
     migrate.add_argument("tables", nargs="*", help="tables to migrate (default: all that exist)")
     return parser
@@ -89,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             return _info(settings, lake, catalog, args.json)
         if args.command == "register":
             return _register(settings, lake, catalog, args.schema, args.out)
+        if args.command == "report":  # reads only (Delta snapshots): no run lock, so it works during a run
+            return _report(settings, lake, catalog, args.out, args.evaluation)
         lake.check_writable()
         run_id = new_run_id()
         with RunLock(lake, settings.lock_stale_after_minutes, run_id, " ".join(sys.argv[1:] or [args.command])):
@@ -102,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     except QualityGateFailed as exc:
         print(f"tradematch: quality gate failed: {exc}", file=sys.stderr)
         return 1
+
+
+def entry_point(command: str, own: tuple[str, ...]) -> int:
+    """main for a jobs/ entry point of a command with options of its own: sys.argv holds tradematch's
+    global options, then the command's (from the first option named in own)."""
+    args = sys.argv[1:]
+    cut = next((i for i, a in enumerate(args) if a.split("=")[0] in own), len(args))
+    return main([*args[:cut], command, *args[cut:]])
 
 
 def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str) -> int:
@@ -121,6 +146,24 @@ def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str)
         as_of = args.as_of or dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
         gen = pipeline.Job("generate", lambda ctx: _generate(ctx, args), "write a synthetic world")
         pipeline.execute(gen, spark, settings, lake, run_id, as_of, catalog)
+        return 0
+    if args.command == "maintain":
+        from tradematch import maintain
+
+        job = pipeline.Job("maintain", maintain.run, "OPTIMIZE and VACUUM the lake's Delta tables")
+        pipeline.execute(job, spark, settings, lake, run_id, args.as_of, catalog,
+                         {"tables": args.tables, "steps": args.steps})
+        return 0
+    if args.command == "restore":
+        job = pipeline.Job("restore", lambda ctx: ctx.tables.restore(args.table, args.version), "Delta RESTORE")
+        pipeline.execute(job, spark, settings, lake, run_id, None, catalog)
+        return 0
+    if args.command == "erase-party":
+        from tradematch import erase
+
+        job = pipeline.Job("erase-party", erase.run, "remove a party's PII from the restricted layer")
+        run = pipeline.execute(job, spark, settings, lake, run_id, None, catalog, {"party_id": args.party_id})
+        print("\n".join(run.notes))
         return 0
     if args.command == "evaluate":
         from tradematch.evaluate import evaluate
@@ -164,6 +207,14 @@ def _register(settings: Settings, lake: Lake, catalog: Catalog, schema: str, out
         print(f"registration SQL: {out}" + (" (run in the metastore)" if execute else ""))
     else:
         print(sql, end="")
+    return 0
+
+
+def _report(settings: Settings, lake: Lake, catalog: Catalog, out: Path, evaluation: Path | None) -> int:
+    from tradematch.report import write_report
+
+    page, _ = write_report(Tables(get_spark(settings), lake, catalog), out, evaluation)
+    print(f"report: {page}")
     return 0
 
 

@@ -87,8 +87,20 @@ def _gx_class(name: str):
     return cls
 
 
+def gx_suite(schema: TableSchema, path: Path, name: str):
+    """The suite file as a GE ExpectationSuite (not yet added to a context), severities in each meta."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=name)
+    for exp in load_suite(schema, path):
+        suite.add_expectation(_gx_class(exp.type)(**exp.kwargs, meta={"severity": exp.severity}))
+    return suite
+
+
 @lru_cache(maxsize=1)
-def _context():
+def context():
+    """The process's one GE project (ephemeral, quiet) and its Spark data source: a second get_context()
+    would replace GE's global project under validations already defined."""
     import great_expectations as gx
 
     for noisy in ("great_expectations", "py4j"):
@@ -109,15 +121,12 @@ def _validation(path: Path, schema: TableSchema):
         return _VALIDATIONS[path]
     import great_expectations as gx
 
-    expectations = load_suite(schema, path)
     suite_name = f"{schema.name}_suite_{len(_VALIDATIONS)}"
-    ctx, source = _context()
+    ctx, source = context()
     batch = source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe("whole")
-    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
-    for exp in expectations:
-        suite.add_expectation(_gx_class(exp.type)(**exp.kwargs, meta={"severity": exp.severity}))
+    suite = ctx.suites.add(gx_suite(schema, path, suite_name))
     definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
-    _VALIDATIONS[path] = (definition, len(expectations))
+    _VALIDATIONS[path] = (definition, len(suite.expectations))
     return _VALIDATIONS[path]
 
 

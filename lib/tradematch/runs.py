@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
@@ -36,10 +37,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 class RunLock:
-    """A lock file created atomically (O_EXCL) in the lake; a dead owner's lock is taken over.
+    """A lock file in the lake, checked and written under an OS lock; a dead owner's lock is taken over.
 
     A lock is stale when its process is gone (same host) or it is older than stale_after_minutes.
-    Object-store lakes rely on the scheduler running one DAG run at a time (README, "Object stores").
+    Object-store lakes rely on the scheduler running one DAG run at a time (README, "Two runs at once").
     """
 
     def __init__(self, lake: Lake, stale_after_minutes: int, run_id: str, command: str):
@@ -72,35 +73,35 @@ class RunLock:
             log.warning("run lock: %s is not a local lake; one run at a time is the scheduler's job", self.lake.root)
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+        with self._guard():
+            if self.path.exists():
                 other = self._read(self.path)
                 reason = self._is_stale(other)
                 if reason is None:
                     raise RunLockHeld(
                         f"another tradematch run holds the lake {self.lake.root}: run {other.get('run_id')} "
                         f"(pid {other.get('pid')} on {other.get('host')}, since {other.get('started_at')}, "
-                        f"'{other.get('command')}'); lock file {self.path}") from None
+                        f"'{other.get('command')}'); lock file {self.path}")
                 log.warning("run lock: taking over a stale lock (%s): %s", reason, other)
-                try:  # rename is atomic: of two runs that both saw the stale lock, one wins
-                    os.rename(self.path, self.path.with_name(f"run.lock.stale-{uuid.uuid4().hex[:8]}"))
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.info, handle)
+            mine = self.path.with_name(f"run.lock.{self.info['run_id']}")
+            mine.write_text(json.dumps(self.info))
+            os.replace(mine, self.path)  # whole or absent: nobody reads a half-written lock
             self.held = True
-            return self
-        raise RunLockHeld(f"could not take the run lock {self.path}")
+        return self
+
+    @contextmanager
+    def _guard(self):
+        """Check and take (or drop) the lock one process at a time: an OS lock on a guard file, which the
+        kernel releases when its holder dies, however it dies."""
+        with open(self.path.with_name("run.lock.guard"), "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            yield
 
     def release(self) -> None:
         if self.held and self.path is not None:
-            if self._read(self.path).get("run_id") == self.info["run_id"]:
-                self.path.unlink(missing_ok=True)
-            for stale in self.path.parent.glob("run.lock.stale-*"):
-                stale.unlink(missing_ok=True)
+            with self._guard():
+                if self._read(self.path).get("run_id") == self.info["run_id"]:
+                    self.path.unlink(missing_ok=True)
             self.held = False
 
     def __enter__(self) -> "RunLock":

@@ -78,6 +78,11 @@ class TableSchema:
     def columns(self) -> list[str]:
         return self.struct.fieldNames()
 
+    @property
+    def pii(self) -> list[str]:
+        """The columns whose comment marks them as personal data: "(PII)"."""
+        return [f.name for f in self.struct.fields if "(PII)" in f.metadata.get("comment", "")]
+
 
 def _column(entry: dict, file: Path) -> T.StructField:
     try:

@@ -14,7 +14,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tradematch import quality
+from tradematch import faults, quality
 from tradematch.lake import Lake
 from tradematch.runs import JobRun
 from tradematch.schema import Catalog, SchemaError, TableSchema, addable_columns, describe_difference
@@ -163,6 +163,15 @@ class Tables:
             raise ValueError("replace needs a where condition (an as_of or a date range)")
         self.ensure(name)
         path = self.path(name)
+        with faults.during(f"commit.{name}", path):
+            self._write(name, path, df, mode, where)
+        version, metrics = self._last_commit(name)
+        if self.run:
+            self.run.wrote(name, version, rows if rows is not None else metrics)
+        log.info("%s %s -> version %d", mode, name, version)
+        return version
+
+    def _write(self, name: str, path: str, df: DataFrame, mode: str, where: str | None) -> None:
         if mode == "merge":
             keys = self.schema(name).keys
             if not keys:
@@ -175,11 +184,6 @@ class Tables:
             if mode == "replace":
                 writer = writer.option("replaceWhere", where)
             writer.save(path)
-        version, metrics = self._last_commit(name)
-        if self.run:
-            self.run.wrote(name, version, rows if rows is not None else metrics)
-        log.info("%s %s -> version %d", mode, name, version)
-        return version
 
     # -- write, audit, publish ------------------------------------------------------------------
     def publish(self, name: str, df: DataFrame, mode: str = "overwrite", where: str | None = None) -> int:
@@ -208,10 +212,54 @@ class Tables:
             raise quality.QualityGateFailed(
                 f"{name}: quality suite {outcome.suite} failed, table stays at version {base}: "
                 f"{outcome.summary()}" + (f" (staged rows kept at {stage})" if self.keep_failed_staging else ""))
+        faults.point(f"staged.{name}")
         with self._step("publish.commit"):
             version = self._commit(name, staged, mode, where, rows=staged.count())
+            faults.point(f"published.{name}")
             self.lake.remove(stage, self.spark)
         return version
+
+    def restore(self, name: str, version: int) -> int:
+        """Make an earlier version current again (Delta RESTORE), for an operator who published something
+        wrong. A table with a suite is audited at that version first, like any publish."""
+        if not self.exists(name):
+            raise ValueError(f"no table {name} at {self.path(name)} to restore")
+        current = self.version(name)
+        if not 0 <= version < current:
+            raise ValueError(f"{name} is at version {current}: restore needs a version from 0 to {current - 1}, "
+                             f"not {version}")
+        if self.catalog.suite_file(name).is_file():
+            old = self.spark.read.format("delta").option("versionAsOf", version).load(self.path(name))
+            outcome = quality.validate(old, self.schema(name), self.catalog.suite_file(name))
+            self.record_validation(outcome, name, current + 1)
+            if not outcome.success:
+                raise quality.QualityGateFailed(f"{name} at version {version} fails its suite {outcome.suite}, "
+                                                f"so it stays at version {current}: {outcome.summary()}")
+        DeltaTable.forPath(self.spark, self.path(name)).restoreToVersion(version)
+        restored, _ = self._last_commit(name)
+        if self.run:
+            self.run.wrote(name, restored, 0)
+            self.run.notes.append(f"{name}: version {version} restored as version {restored} (was {current})")
+        log.info("restored %s to version %d as version %d", name, version, restored)
+        return restored
+
+    def update(self, name: str, condition, values: dict) -> int:
+        """Set columns where condition holds (erasure: rows only lose values, so no audit); the rows changed."""
+        DeltaTable.forPath(self.spark, self.path(name)).update(condition, values)
+        return self._recorded(name, "numUpdatedRows")
+
+    def delete(self, name: str, condition) -> int:
+        """Remove the rows where condition holds; the number removed."""
+        DeltaTable.forPath(self.spark, self.path(name)).delete(condition)
+        return self._recorded(name, "numDeletedRows")
+
+    def _recorded(self, name: str, metric: str) -> int:
+        """Record the newest commit in the run; the rows it changed, from Delta's metric."""
+        last = DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version", "operationMetrics").head()
+        rows = int((last.operationMetrics or {}).get(metric, 0))
+        if self.run:
+            self.run.wrote(name, int(last.version), rows)
+        return rows
 
     def _touched(self, name: str, staged: DataFrame, mode: str, base: int) -> DataFrame:
         keys = list(self.schema(name).keys)

@@ -3,11 +3,13 @@
 Every file is read with all columns as strings, so no value can fail a read; a CSV or JSON record that
 does not parse into columns is kept whole in raw_record. Before anything is read, each file's columns
 are checked against the landing schema: an extra column is reported and ignored, a missing required
-column stops the run, naming both (schema drift).
+column stops the run, naming both (schema drift). A CSV whose header names no column of the schema at
+all (random bytes, another delimiter) is not drift but an unreadable file: each of its lines is kept
+whole, to be quarantined as malformed. A byte-order mark before the header is dropped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Callable
 
@@ -26,6 +28,7 @@ FORMATS = {".csv": "csv", ".csv.gz": "csv", ".json": "json", ".jsonl": "json", "
 CSV_OPTIONS = {"header": "true", "multiLine": "true", "escape": '"', "mode": "PERMISSIVE",
                "columnNameOfCorruptRecord": CORRUPT}
 TIMESTAMP_TEXT = "yyyy-MM-dd'T'HH:mm:ss"
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def file_columns(spark: SparkSession, files: list[LandedFile]) -> dict[str, list
     found: dict[str, list[str]] = {}
     for f in files:
         if f.format == "csv":
-            found[f.path] = spark.read.options(**CSV_OPTIONS).csv(f.path).columns
+            found[f.path] = [c.removeprefix(BOM) for c in spark.read.options(**CSV_OPTIONS).csv(f.path).columns]
         elif f.format == "parquet":
             found[f.path] = spark.read.parquet(f.path).columns
     json_files = [f for f in files if f.format == "json"]
@@ -76,16 +79,30 @@ def file_columns(spark: SparkSession, files: list[LandedFile]) -> dict[str, list
     return found
 
 
+def unreadable(files: list[LandedFile], columns: dict[str, list[str]],
+               schema: TableSchema) -> tuple[list[LandedFile], list[str]]:
+    """The files, with each CSV whose header names no schema column turned into a file of plain lines;
+    and a note for each."""
+    out, notes = [], []
+    for f in files:
+        if f.format == "csv" and not set(columns[f.path]) & set(schema.columns):
+            f = replace(f, format="lines")
+            notes.append(f"landing/{f.entity}/batch={f.batch}/{f.name}: its header names no column of "
+                         f"{schema.file}; each line is kept whole and quarantined as malformed")
+        out.append(f)
+    return out, notes
+
+
 def drift(files: list[LandedFile], columns: dict[str, list[str]], schema: TableSchema) -> list[str]:
     """Notes on extra or absent optional columns; raises SchemaError on a missing required column.
 
-    A JSON file none of whose lines parse offers no columns: its lines are quarantined as malformed,
-    so it is not judged here.
+    A JSON file none of whose lines parse offers no columns, and a file read as plain lines has none:
+    their lines are quarantined as malformed, so they are not judged here.
     """
     notes = []
     for f in files:
         have = columns[f.path]
-        if f.format == "json" and not have:
+        if f.format == "lines" or (f.format == "json" and not have):
             continue
         where = f"landing/{f.entity}/batch={f.batch}/{f.name}"
         missing = [x.name for x in schema.struct.fields if not x.nullable and x.name not in have]
@@ -112,6 +129,8 @@ def read_raw(spark: SparkSession, files: list[LandedFile], columns: dict[str, li
     for (batch, fmt, header), paths in groups.items():
         if fmt == "csv":
             df = spark.read.schema(_text_struct(header, CORRUPT)).options(**CSV_OPTIONS).csv(paths)
+        elif fmt == "lines":
+            df = spark.read.text(paths).select(F.col("value").alias(CORRUPT), "_metadata")
         elif fmt == "json":
             df = (spark.read.schema(_text_struct(schema.columns, CORRUPT))
                   .options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT).json(paths))

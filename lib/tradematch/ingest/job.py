@@ -17,6 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from tradematch import faults
 from tradematch.ingest import bronze, settle
 from tradematch.ingest.policy import Policy, load_policy
 from tradematch.ingest.publish import publish_accepted
@@ -43,6 +44,7 @@ def run(ctx) -> None:
         files, columns = _new_files(ctx, landing, as_of)
         if files:
             _append_bronze(ctx, files, columns, landing)
+            faults.point("ingest.bronze_done")
 
     raw = tables.read("bronze_records")
     settled = tables.read("ingest_batches").select("entity", "batch")
@@ -100,7 +102,8 @@ def _new_files(ctx, landing: dict[str, TableSchema], as_of: dt.date) -> tuple[li
     for entity, batch in new:
         batch_files, skipped = bronze.list_files(spark, ctx.lake, entity, batch)
         batch_columns = bronze.file_columns(spark, batch_files)
-        notes += skipped + bronze.drift(batch_files, batch_columns, landing[entity])
+        batch_files, unreadable = bronze.unreadable(batch_files, batch_columns, landing[entity])
+        notes += skipped + unreadable + bronze.drift(batch_files, batch_columns, landing[entity])
         files += batch_files
         columns.update(batch_columns)
     return files, columns
