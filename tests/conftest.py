@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,19 +28,68 @@ def settings(tmp_path_factory):
     return load_settings("local", [*TEST_SPARK, f"lake={lake}"])
 
 
+# Test modules whose subject runs in other processes: `background` starts those runs as the session
+# begins, one after another, so they overlap the in-process tests (whose driver leaves a core idle much of
+# the time), and the modules themselves run last, when the runs are done.
+BACKGROUND = {"test_faults.py": "faults", "test_submit.py": "cluster"}
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name in BACKGROUND)  # stable: the rest keep their order
+
+
+class Background:
+    """Pieces of work (objects with run() and stop()) run in order by one thread; result(name) waits."""
+
+    def __init__(self, work: dict):
+        self.work, self.outcome = work, {}
+        self.done = {name: threading.Event() for name in work}
+
+    def start(self) -> "Background":
+        threading.Thread(target=self._run, daemon=True, name="background-runs").start()
+        return self
+
+    def _run(self) -> None:
+        for name, piece in self.work.items():
+            try:
+                self.outcome[name] = (piece.run(), None)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test that asks for it
+                self.outcome[name] = (None, exc)
+            self.done[name].set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.work
+
+    def result(self, name: str):
+        if not self.done[name].wait(timeout=3600):
+            raise TimeoutError(f"background run {name} did not finish within an hour")
+        value, error = self.outcome[name]
+        if error is not None:
+            raise error
+        return value
+
+    def stop(self) -> None:
+        """Kill whatever still runs (a session that ended first)."""
+        for piece in self.work.values():
+            piece.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def background(request, tmp_path_factory):
-    """Runs in other processes that a test module checks later, started as the session begins so they
-    overlap the in-process tests (whose driver leaves a core idle much of the time): test_faults' crash
-    chain, when that module is collected. Whatever still runs at the end of the session is killed."""
-    started = {}
-    if any(item.path.name == "test_faults.py" for item in request.session.items):
+    """The background runs of the collected BACKGROUND modules, started now; killed at the session's end."""
+    collected = {item.path.name for item in request.session.items}
+    work = {}
+    if "test_faults.py" in collected:
         from test_faults import CrashChain
 
-        started["faults"] = CrashChain(request.getfixturevalue("small_world"), tmp_path_factory.mktemp("faults")).start()
-    yield started
-    for run in started.values():
-        run.stop()
+        work["faults"] = CrashChain(request.getfixturevalue("small_world"), tmp_path_factory.mktemp("faults"))
+    if "test_submit.py" in collected:
+        from test_submit import ClusterRun
+
+        work["cluster"] = ClusterRun(request.getfixturevalue("small_world"), tmp_path_factory.mktemp("cluster"))
+    runs = Background(work).start()
+    yield runs
+    runs.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Crash safety: runs killed at named points (faults.py) and from outside, then rerun, equal a clean run.
 
-One lake goes through the fault points in the order a run meets them (started by conftest as the session
-begins, so these runs overlap the other tests). Each run is a real `tradematch`
+One lake goes through the fault points in the order a run meets them (a conftest background run: it
+starts as the session begins and overlaps the other tests). Each run is a real `tradematch`
 process killed with SIGKILL (its whole process group, the Spark JVM too); the next run recovers from what
 the kill left and goes on to the next point. Meanwhile a reader polls the gold tables the way BI would
 (deltalake, no Spark) and must only ever see versions their quality suite passed. At the end every table
@@ -89,33 +89,16 @@ class GoldReader(threading.Thread):
 
 
 class CrashChain:
-    """FAULTS run in order on a copy of the world's landing, by a thread, while a GoldReader polls.
-
-    conftest starts it when the session begins: its runs are other processes, which overlap the
-    in-process tests (whose driver leaves a core idle much of the time).
-    """
+    """FAULTS run in order on a copy of the world's landing while a GoldReader polls (a conftest
+    background run: started as the session begins, checked here at its end)."""
 
     def __init__(self, world: Lake, root: Path):
         self.root, self.lake = root, Lake(str(root / "lake"))
         shutil.copytree(world.path("landing"), self.lake.path("landing"))
-        self.reader, self.outcome, self.running = GoldReader(self.lake), {}, None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> "CrashChain":
-        self.reader.start()
-        self.thread.start()
-        return self
-
-    def result(self) -> dict:
-        self.thread.join(timeout=3600)
-        self.reader.stop.set()
-        self.reader.join(timeout=30)
-        assert "steps" in self.outcome, "the fault chain did not finish: " + self.outcome.get("error", "timed out")
-        return self.outcome
+        self.reader, self.running = GoldReader(self.lake), None
 
     def stop(self) -> None:
-        """Kill what still runs (a session that ended before the chain did)."""
-        if self.thread.is_alive() and self.running and self.running.poll() is None:
+        if self.running and self.running.poll() is None:
             os.killpg(self.running.pid, signal.SIGKILL)
         self.reader.stop.set()
 
@@ -123,8 +106,9 @@ class CrashChain:
         self.running = _start(self.lake, job, fault, log)
         return self.running
 
-    def _run(self) -> None:
+    def run(self) -> dict:
         log, steps, codes, texts = self.root / "runs.log", [], [], []
+        self.reader.start()
         try:
             for job, point, _ in FAULTS:
                 if point == OUTSIDE:
@@ -141,17 +125,16 @@ class CrashChain:
                 else:
                     code = self._start(job, point, log).wait(timeout=900)
                 steps.append((job, point, code, _left_behind(self.lake, point)))
-        except Exception as exc:  # noqa: BLE001 - reported by result()
-            self.outcome["error"] = f"{type(exc).__name__}: {exc}"
-            return
-        self.outcome.update(steps=steps, codes=codes, texts=texts, log=log.read_text())
+        finally:
+            self.reader.stop.set()
+            self.reader.join(timeout=30)
+        return {"steps": steps, "codes": codes, "texts": texts, "log": log.read_text()}
 
 
 @pytest.fixture(scope="module")
-def crashed(background, small_world, tmp_path_factory):
+def crashed(background):
     """The lake after every fault and its recovery, the reader's findings, and what each step returned."""
-    chain = background.get("faults") or CrashChain(small_world, tmp_path_factory.mktemp("faults")).start()
-    out = chain.result()
+    chain, out = background.work["faults"], background.result("faults")
     return chain.lake, chain.reader, out["steps"], out["codes"], out["texts"], out["log"]
 
 

@@ -2,8 +2,9 @@
 
 A master and two workers of one core each start on 127.0.0.1 from the installed pyspark's spark-class,
 on free ports, and scripts/submit runs the whole pipeline on them (the package as a wheel, the Delta
-jars, the environment's settings) over the landing files of the session's tiny world; the processes are
-stopped by their pids when the submit ends, also when it fails. Every gold table must equal the one of
+jars, the environment's settings) over the landing files of the session's tiny world, as a conftest
+background run (it starts as the session begins; this module runs last); the processes are stopped by
+their pids when the submit ends, also when it fails. Every gold table must equal the one of
 the same world run in this process (`pipeline_lake`); every gold table must read the same with the
 `deltalake` package (no Spark), and through DuckDB over the Parquet files deltalake lists, as with Spark;
 and `tradematch register` must name every gold table over its location with its comments. Gold tables
@@ -16,6 +17,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,8 +61,9 @@ def _master_state(ui: str) -> dict:
 
 
 @contextlib.contextmanager
-def standalone_cluster(folder: Path):
-    """(master URL, its web UI) of a master and WORKERS workers on 127.0.0.1; stopped by pid on exit."""
+def standalone_cluster(folder: Path, procs: list):
+    """(master URL, its web UI) of a master and WORKERS workers on 127.0.0.1, their processes added to
+    procs; stopped by pid on exit."""
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_DAEMON_MEMORY": "512m"}
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
@@ -71,7 +74,6 @@ def standalone_cluster(folder: Path):
     commands += [["org.apache.spark.deploy.worker.Worker", master, "--cores", "1", "--memory", WORKER_MEMORY,
                   "--host", "127.0.0.1", "--webui-port", "0", "--work-dir", str(folder / f"worker-{i}")]
                  for i in range(WORKERS)]
-    procs = []
     try:
         for i, args in enumerate(commands):  # spark-class execs the JVM: each pid is the daemon itself
             with open(folder / f"daemon-{i}.log", "w") as log:
@@ -98,25 +100,45 @@ def standalone_cluster(folder: Path):
                 proc.wait()
 
 
+class ClusterRun:
+    """The whole pipeline through scripts/submit on a fresh standalone cluster, over the landing files of
+    the session's tiny world (a conftest background run: started as the session begins, checked here at
+    its end). run() gives (the lake, the submit's exit code, its log, the master's finished applications)."""
+
+    def __init__(self, world: Lake, root: Path):
+        self.root, self.lake, self.procs, self.submit = root, Lake(str(root / "submitted")), [], None
+        shutil.copytree(world.path("landing"), self.lake.path("landing"))
+
+    def run(self) -> tuple:
+        options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("master=")] + ["--set=spark.driver.memory=2g"]
+        # The executors run this interpreter (the workers are this machine) with the package from the wheel.
+        env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable}
+        with standalone_cluster(self.root, self.procs) as (master, ui):
+            cmd = [str(project_root() / "scripts" / "submit"), "--master", master, "pipeline",
+                   "--lake", self.lake.root, "--as-of", AS_OF.isoformat(), *options]
+            # From outside the checkout: the driver imports tradematch from the wheel (--py-files come first
+            # on its path) and reads conf/ and schemas/ from it.
+            with open(self.root / "submit.log", "w") as log:
+                self.submit = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                               start_new_session=True)
+                code = self.submit.wait(timeout=1800)
+            apps = _master_state(ui)["completedapps"]
+        return self.lake, code, (self.root / "submit.log").read_text(), apps
+
+    def stop(self) -> None:
+        """Kill the submit's process group and the daemons, when the session ends before they did."""
+        if self.submit is not None and self.submit.poll() is None:
+            os.killpg(self.submit.pid, signal.SIGKILL)  # its own session: spark-submit, the driver JVM
+        for daemon in self.procs:
+            if daemon.poll() is None:
+                daemon.kill()
+
+
 @pytest.fixture(scope="module")
-def lakes(pipeline_lake, small_world, tmp_path_factory):
+def lakes(pipeline_lake, background):
     """(in-process lake, lake run on the cluster, the submit's exit code, its log, the master's finished
     applications), from the session's tiny world."""
-    root = tmp_path_factory.mktemp("cluster")
-    submitted = Lake(str(root / "submitted"))
-    shutil.copytree(small_world.path("landing"), submitted.path("landing"))
-    options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("master=")] + ["--set=spark.driver.memory=2g"]
-    # The executors run this interpreter (the workers are this machine) with the package from the wheel.
-    env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable}
-    with standalone_cluster(root) as (master, ui):
-        cmd = [str(project_root() / "scripts" / "submit"), "--master", master, "pipeline",
-               "--lake", submitted.root, "--as-of", AS_OF.isoformat(), *options]
-        # From outside the checkout: the driver imports tradematch from the wheel (--py-files come first on
-        # its path) and reads conf/ and schemas/ from it.
-        with open(root / "submit.log", "w") as log:
-            proc = subprocess.run(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=1800)
-        apps = _master_state(ui)["completedapps"]
-    return pipeline_lake, submitted, proc.returncode, (root / "submit.log").read_text(), apps
+    return (pipeline_lake, *background.result("cluster"))
 
 
 def test_the_submit_command_carries_the_wheel_delta_and_the_environments_settings():

@@ -51,7 +51,7 @@ class Lake:
         root = self.local_root
         try:
             root.mkdir(parents=True, exist_ok=True)
-            probe = root / ".write-probe"
+            probe = root / f".write-probe-{os.getpid()}"  # two runs starting at once must not share it
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:
