@@ -31,7 +31,7 @@ def settings(tmp_path_factory):
 # Test modules whose subject runs in other processes: `background` starts those runs as the session
 # begins, one after another, so they overlap the in-process tests (whose driver leaves a core idle much of
 # the time), and the modules themselves run last, when the runs are done.
-BACKGROUND = {"test_faults.py": "faults", "test_submit.py": "cluster"}
+BACKGROUND = ("test_faults.py", "test_submit.py")
 
 
 def pytest_collection_modifyitems(items):
@@ -83,7 +83,7 @@ def background(request, tmp_path_factory):
         from test_faults import CrashChain
 
         work["faults"] = CrashChain(request.getfixturevalue("small_world"), tmp_path_factory.mktemp("faults"))
-    if "test_submit.py" in collected:
+    if any("lakes" in item.fixturenames for item in request.session.items):
         from test_submit import ClusterRun
 
         work["cluster"] = ClusterRun(request.getfixturevalue("small_world"), tmp_path_factory.mktemp("cluster"))

@@ -30,6 +30,8 @@ from tradematch.schema import Catalog
 from conftest import TEST_SPARK, WORLD_AS_OF
 from lakes import assert_same_table, tables_in
 
+pytestmark = pytest.mark.slow  # whole-pipeline runs: `scripts/test -m slow` (README, Tests)
+
 TRADEMATCH = str(Path(sys.executable).with_name("tradematch"))
 # (job, fault point, what the kill interrupts), in the order a run meets them; None: killed from outside
 # at a random moment (OUTSIDE), or not killed. Short jobs carry the late points, so few runs redo much.

@@ -167,6 +167,7 @@ def _gold(spark, lake: Lake, name: str):
     return tables.path(name)
 
 
+@pytest.mark.slow
 def test_the_pipeline_runs_on_the_standalone_cluster_from_the_wheel(spark, lakes):
     inproc, submitted, returncode, log, apps = lakes
     assert returncode == 0, log[-4000:]
@@ -182,6 +183,7 @@ def test_the_pipeline_runs_on_the_standalone_cluster_from_the_wheel(spark, lakes
     assert any(Tables(spark, submitted).exists(name) for name in GOLD)
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_conf_and_schemas_for_a_driver_without_the_checkout(lakes, tmp_path):
     (wheel,) = (project_root() / "dist").glob("tradematch-*.whl")  # built by scripts/submit in the fixture
     probe = "import tradematch.settings as s; print(s.__file__); print(s.project_root())"
@@ -193,6 +195,7 @@ def test_the_wheel_carries_conf_and_schemas_for_a_driver_without_the_checkout(la
         assert sorted(p.name for p in (root / part).iterdir()) == sorted(p.name for p in (project_root() / part).iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", GOLD)
 def test_gold_tables_on_the_cluster_equal_those_of_tradematch_run(spark, lakes, name):
     inproc, submitted, returncode, _, _ = lakes
@@ -229,9 +232,8 @@ def _sorted(rows):
 
 
 @pytest.mark.parametrize("name", GOLD)
-def test_bi_readers_without_spark_read_every_gold_table_as_spark_does(spark, lakes, name):
-    inproc, _, _, _, _ = lakes
-    path = _gold(spark, inproc, name)
+def test_bi_readers_without_spark_read_every_gold_table_as_spark_does(spark, pipeline_lake, name):
+    path = _gold(spark, pipeline_lake, name)
     table = DeltaTable(path)
     protocol = table.protocol()
     pinned = {p: int(spark.conf.get(key)) for p, key in PROTOCOL.items()}
@@ -252,9 +254,8 @@ def test_bi_readers_without_spark_read_every_gold_table_as_spark_does(spark, lak
     assert _sorted(with_duckdb.to_arrow_table().to_pylist()) == with_spark
 
 
-def test_register_names_every_gold_table_over_its_location_with_its_comments(spark, lakes):
-    inproc, _, _, _, _ = lakes
-    tables = Tables(spark, inproc)
+def test_register_names_every_gold_table_over_its_location_with_its_comments(spark, pipeline_lake):
+    tables = Tables(spark, pipeline_lake)
     written = [n for n in GOLD if tables.exists(n)]
     sql = register(tables, "tm_gold_test", execute=True)
     try:
