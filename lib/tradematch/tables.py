@@ -48,12 +48,16 @@ class Tables:
     def version(self, name: str) -> int:
         return int(DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version").head()[0])
 
+    def _newest(self, name: str) -> tuple[int, dict]:
+        """(version, Delta's operation metrics) of the table's newest commit."""
+        last = DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version", "operationMetrics").head()
+        return int(last.version), last.operationMetrics or {}
+
     def _last_commit(self, name: str) -> tuple[int, int]:
         """(version, rows it wrote) of the newest commit, from Delta's own metrics: no recount."""
-        last = DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version", "operationMetrics").head()
-        m = last.operationMetrics or {}
+        version, m = self._newest(name)
         rows = m.get("numOutputRows") or (int(m.get("numTargetRowsInserted", 0)) + int(m.get("numTargetRowsUpdated", 0)))
-        return int(last.version), int(rows or 0)
+        return version, int(rows or 0)
 
     # -- shape ----------------------------------------------------------------------------------
     def ensure(self, name: str) -> None:
@@ -255,10 +259,10 @@ class Tables:
 
     def _recorded(self, name: str, metric: str) -> int:
         """Record the newest commit in the run; the rows it changed, from Delta's metric."""
-        last = DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version", "operationMetrics").head()
-        rows = int((last.operationMetrics or {}).get(metric, 0))
+        version, m = self._newest(name)
+        rows = int(m.get(metric, 0))
         if self.run:
-            self.run.wrote(name, int(last.version), rows)
+            self.run.wrote(name, version, rows)
         return rows
 
     def _touched(self, name: str, staged: DataFrame, mode: str, base: int) -> DataFrame:
