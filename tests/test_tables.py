@@ -159,3 +159,28 @@ def test_restore_refuses_a_version_its_suite_fails(tables):
         tables.restore("widget_scores", 1)
     assert tables.version("widget_scores") == 2
     assert [r.score for r in read_all(tables).collect()] == [0.2]
+
+
+def test_a_run_counts_the_files_and_bytes_its_commits_wrote(spark, lake, test_catalog):
+    from pathlib import Path
+
+    from tradematch.runs import JobRun
+
+    run = JobRun("r1", "test", None)
+    tables = Tables(spark, lake, test_catalog, run)
+    tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D2, "b", 0.2, "gold")]).coalesce(1))
+    on_disk = list(Path(tables.path("widget_scores")).rglob("*.parquet"))
+    assert run.metrics["delta.files_written"] == len(on_disk) == 2  # one task, two as_of partitions
+    assert run.metrics["delta.bytes_written"] == sum(f.stat().st_size for f in on_disk)
+
+
+def test_validation_leaves_no_frame_cached(tables):
+    """GE caches what it validates and never lets go; over a run of big publishes that fills the executors."""
+    from pyspark import StorageLevel
+
+    from tradematch import quality
+
+    df = scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 2.0, "gold")])  # fails: both passes run
+    outcome = quality.validate(df, tables.schema("widget_scores"), tables.catalog.suite_file("widget_scores"))
+    assert [f["unexpected_count"] for f in outcome.failed] == [1]
+    assert df.storageLevel == StorageLevel(False, False, False, False, 1)  # not cached

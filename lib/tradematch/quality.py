@@ -109,7 +109,8 @@ def context():
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
-    return ctx, ctx.data_sources.add_spark(name="tradematch")
+    # persist=False: GE would cache every validated frame and never release it; validate() caches its own
+    return ctx, ctx.data_sources.add_spark(name="tradematch", persist=False)
 
 
 _VALIDATIONS: dict[Path, tuple] = {}
@@ -131,9 +132,23 @@ def _validation(path: Path, schema: TableSchema):
 
 
 def validate(df, schema: TableSchema, suite_file: Path) -> Outcome:
-    """Run the table's suite on df (the table as it will be after a write)."""
+    """Run the table's suite on df (the table as it will be after a write).
+
+    GE computes its metrics in several Spark jobs per expectation, so df is cached for the run. A first
+    pass asks for success only (BOOLEAN_ONLY skips the unexpected-value lists and counts, half the jobs);
+    only a suite with a failure is run again for the details that dq_results records.
+    """
     definition, count = _validation(suite_file, schema)
-    result = definition.run(batch_parameters={"dataframe": df})
+    cached_here = not df.is_cached
+    if cached_here:
+        df.persist()
+    try:
+        result = definition.run(batch_parameters={"dataframe": df}, result_format="BOOLEAN_ONLY")
+        if not result.success:
+            result = definition.run(batch_parameters={"dataframe": df}, result_format="SUMMARY")
+    finally:
+        if cached_here:
+            df.unpersist()
     failed = []
     for res in result.results:
         if res.success:

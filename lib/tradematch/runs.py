@@ -133,6 +133,9 @@ class JobRun:
         self.versions_written[table] = version
         self.rows_written[table] = self.rows_written.get(table, 0) + rows
 
+    def add(self, metric: str, amount: int) -> None:
+        self.metrics[metric] = self.metrics.get(metric, 0) + amount
+
     @contextmanager
     def step(self, name: str):
         """Time a step: its milliseconds add up under metrics['ms.<name>'] and the log says how long."""
@@ -141,7 +144,7 @@ class JobRun:
             yield
         finally:
             ms = int((time.monotonic() - start) * 1000)
-            self.metrics[f"ms.{name}"] = self.metrics.get(f"ms.{name}", 0) + ms
+            self.add(f"ms.{name}", ms)
             log.info("job %s: %s in %.1fs", self.job, name, ms / 1000)
 
     def row(self, outcome: str, error: str | None = None) -> dict:

@@ -53,11 +53,13 @@ class Tables:
         last = DeltaTable.forPath(self.spark, self.path(name)).history(1).select("version", "operationMetrics").head()
         return int(last.version), last.operationMetrics or {}
 
-    def _last_commit(self, name: str) -> tuple[int, int]:
-        """(version, rows it wrote) of the newest commit, from Delta's own metrics: no recount."""
+    def _last_commit(self, name: str) -> tuple[int, int, int, int]:
+        """(version, rows, files, bytes) the newest commit wrote, from Delta's own metrics: no recount."""
         version, m = self._newest(name)
         rows = m.get("numOutputRows") or (int(m.get("numTargetRowsInserted", 0)) + int(m.get("numTargetRowsUpdated", 0)))
-        return version, int(rows or 0)
+        files = m.get("numFiles") or m.get("numTargetFilesAdded") or 0
+        size = m.get("numOutputBytes") or m.get("numTargetBytesAdded") or 0
+        return version, int(rows or 0), int(files), int(size)
 
     # -- shape ----------------------------------------------------------------------------------
     def ensure(self, name: str) -> None:
@@ -169,9 +171,11 @@ class Tables:
         path = self.path(name)
         with faults.during(f"commit.{name}", path):
             self._write(name, path, df, mode, where)
-        version, metrics = self._last_commit(name)
+        version, written, files, size = self._last_commit(name)
         if self.run:
-            self.run.wrote(name, version, rows if rows is not None else metrics)
+            self.run.wrote(name, version, rows if rows is not None else written)
+            self.run.add("delta.files_written", files)  # small files show here first
+            self.run.add("delta.bytes_written", size)
         log.info("%s %s -> version %d", mode, name, version)
         return version
 
@@ -205,22 +209,27 @@ class Tables:
         stage = self.lake.staging(name, self.run.run_id if self.run else uuid.uuid4().hex)
         with self._step("publish.stage"):
             self.conform(name, df).write.format("delta").mode("overwrite").save(stage)
-        staged = self.spark.read.format("delta").load(stage)
-        base = self.version(name)
-        with self._step("publish.quality"):
-            outcome = quality.validate(self._touched(name, staged, mode, base), schema, self.catalog.suite_file(name))
-            self.record_validation(outcome, name, base + 1)
-        if not outcome.success:
-            if not self.keep_failed_staging:
-                self.lake.remove(stage, self.spark)
-            raise quality.QualityGateFailed(
-                f"{name}: quality suite {outcome.suite} failed, table stays at version {base}: "
-                f"{outcome.summary()}" + (f" (staged rows kept at {stage})" if self.keep_failed_staging else ""))
-        faults.point(f"staged.{name}")
-        with self._step("publish.commit"):
-            version = self._commit(name, staged, mode, where, rows=staged.count())
-            faults.point(f"published.{name}")
-            self.lake.remove(stage, self.spark)
+        # cached from the first read of the suite to the commit, which then writes it from memory
+        staged = self.spark.read.format("delta").load(stage).persist()
+        try:
+            base = self.version(name)
+            with self._step("publish.quality"):
+                outcome = quality.validate(self._touched(name, staged, mode, base), schema,
+                                           self.catalog.suite_file(name))
+                self.record_validation(outcome, name, base + 1)
+            if not outcome.success:
+                if not self.keep_failed_staging:
+                    self.lake.remove(stage, self.spark)
+                raise quality.QualityGateFailed(
+                    f"{name}: quality suite {outcome.suite} failed, table stays at version {base}: "
+                    f"{outcome.summary()}" + (f" (staged rows kept at {stage})" if self.keep_failed_staging else ""))
+            faults.point(f"staged.{name}")
+            with self._step("publish.commit"):
+                version = self._commit(name, staged, mode, where, rows=staged.count())
+                faults.point(f"published.{name}")
+        finally:
+            staged.unpersist()
+        self.lake.remove(stage, self.spark)
         return version
 
     def restore(self, name: str, version: int) -> int:
@@ -240,7 +249,7 @@ class Tables:
                 raise quality.QualityGateFailed(f"{name} at version {version} fails its suite {outcome.suite}, "
                                                 f"so it stays at version {current}: {outcome.summary()}")
         DeltaTable.forPath(self.spark, self.path(name)).restoreToVersion(version)
-        restored, _ = self._last_commit(name)
+        restored, _ = self._newest(name)
         if self.run:
             self.run.wrote(name, restored, 0)
             self.run.notes.append(f"{name}: version {version} restored as version {restored} (was {current})")
