@@ -122,15 +122,22 @@ def _append_bronze(ctx, files: list[bronze.LandedFile], columns: dict, landing: 
 
 def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarantine: DataFrame,
             landing: dict[str, TableSchema], policy: Policy, as_of: dt.date) -> DataFrame:
+    """Every record's outcome. The earliest copies and the arrived parent ids are computed once and kept:
+    each entity's decision joins them, and recomputing them per entity rescanned bronze each time."""
     tables = ctx.tables
-    firsts = settle.first_copies(raw, records)
+    firsts = settle.first_copies(raw, records).persist(StorageLevel.MEMORY_AND_DISK)
     arrived = {}
     for parent in {p for links in policy.parents.values() for p in links.values()}:
         id_column = tables.schema(parent).keys[0]  # the silver table of an entity is named like it
         arrived[parent] = (id_column, settle.arrived_ids(parent, id_column, tables.read(parent),
-                                                         [pending, quarantine, records]))
-    frames = [settle.decide(records, firsts, arrived, e, landing[e], policy, as_of) for e in _entities(records)]
-    return reduce(DataFrame.unionByName, frames).localCheckpoint()
+                                                         [pending, quarantine, records])
+                           .persist(StorageLevel.MEMORY_AND_DISK))
+    try:
+        frames = [settle.decide(records, firsts, arrived, e, landing[e], policy, as_of) for e in _entities(records)]
+        return reduce(DataFrame.unionByName, frames).localCheckpoint()
+    finally:
+        for kept in [firsts, *(ids for _, ids in arrived.values())]:
+            kept.unpersist()
 
 
 def _entities(df: DataFrame, outcome: str | None = None) -> list[str]:
