@@ -32,9 +32,6 @@ def settings(tmp_path_factory):
 # begins, one after another, so they overlap the in-process tests (whose driver leaves a core idle much of
 # the time), and the modules themselves run last, when the runs are done.
 BACKGROUND = ("test_faults.py", "test_submit.py")
-# Their processes run at a lower priority: they take the cores the in-process tests leave idle and slow
-# them little (nice execs the command, so each pid is still the process itself).
-BACKGROUND_PRIORITY = ["nice", "-n", "10"]
 
 
 def pytest_collection_modifyitems(items):
