@@ -114,13 +114,14 @@ def main() -> None:
 
     entries = {}  # Spark job group -> the figures it gets its event-log costs added to
 
-    def timed(name: str, fn, day: dt.date, rows=None) -> tuple[dict, pipeline.JobRun]:
+    def timed(name: str, fn, day: dt.date, counted=None) -> tuple[dict, pipeline.JobRun]:
+        """Run one job in its own Spark job group; its figures. counted(run): its rows (default: rows written)."""
         group = f"{name}@{day.isoformat()}"
         spark.sparkContext.setJobGroup(group, f"tradematch bench: {group}")
         start = time.monotonic()
         run = pipeline.execute(pipeline.Job(name, fn, name), spark, settings, lake, run_id, day)
         seconds, m = time.monotonic() - start, run.metrics
-        rows = rows(run) if rows else sum(run.rows_written.values())
+        rows = counted(run) if counted else sum(run.rows_written.values())
         files = m.get("delta.files_written", 0)
         entries[group] = {
             "seconds": round(seconds, 2), "rows": rows, "rows_per_second": round(rows / seconds, 1),

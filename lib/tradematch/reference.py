@@ -227,7 +227,7 @@ def same_rows(spark, spark_df, parquet_path: str, ignore: tuple[str, ...] = ("co
         extra = a.exceptAll(b).cache()
         n = extra.count()
         if n:
-            shown = "; ".join(str(r.asDict()) for r in extra.limit(examples).collect())
+            shown = "; ".join(str(r.asDict()) for r in extra.limit(examples).collect())  # `examples` rows at most
             problems.append(f"{n} rows {label}, e.g. {shown}")
         extra.unpersist()
     return problems
