@@ -32,6 +32,9 @@ def settings(tmp_path_factory):
 # begins, one after another, so they overlap the in-process tests (whose driver leaves a core idle much of
 # the time), and the modules themselves run last, when the runs are done.
 BACKGROUND = ("test_faults.py", "test_submit.py")
+# Their processes run at a lower priority: they take the cores the in-process tests leave idle and slow
+# them little (nice execs the command, so each pid is still the process itself).
+BACKGROUND_PRIORITY = ["nice", "-n", "10"]
 
 
 def pytest_collection_modifyitems(items):
@@ -79,6 +82,10 @@ def background(request, tmp_path_factory):
     """The background runs of the collected BACKGROUND modules, started now; killed at the session's end."""
     collected = {item.path.name for item in request.session.items}
     work = {}
+    if "test_generate.py" in collected:  # short: done long before its test
+        from test_generate import OneCoreWorld
+
+        work["one_core"] = OneCoreWorld(tmp_path_factory.mktemp("one_core"))
     if "test_faults.py" in collected:
         from test_faults import CrashChain
 

@@ -27,10 +27,8 @@ from tradematch import faults
 from tradematch.lake import Lake
 from tradematch.schema import Catalog
 
-from conftest import TEST_SPARK, WORLD_AS_OF
+from conftest import BACKGROUND_PRIORITY, TEST_SPARK, WORLD_AS_OF
 from lakes import assert_same_table, tables_in
-
-pytestmark = pytest.mark.slow  # whole-pipeline runs: `scripts/test -m slow` (README, Tests)
 
 TRADEMATCH = str(Path(sys.executable).with_name("tradematch"))
 # (job, fault point, what the kill interrupts), in the order a run meets them; None: killed from outside
@@ -57,8 +55,8 @@ def _start(lake: Lake, job: str, fault: str | None, log: Path) -> subprocess.Pop
     if fault:
         env[faults.ENV] = fault
     options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("spark.driver.memory")]
-    cmd = [TRADEMATCH, "--lake", lake.root, "--as-of", WORLD_AS_OF, *options, "--set=spark.driver.memory=2g",
-           "job", job]
+    cmd = [*BACKGROUND_PRIORITY, TRADEMATCH, "--lake", lake.root, "--as-of", WORLD_AS_OF, *options,
+           "--set=spark.driver.memory=2g", "job", job]
     with open(log, "a") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 

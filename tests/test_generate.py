@@ -1,19 +1,20 @@
 """The generated world at ~20k orders: realistic structure, planted truth, dirt on the ledger, determinism."""
-import datetime as dt
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from tradematch.evaluate.world import latest_orders, p_bad_at
-from tradematch.generate import generate_world
 from tradematch.generate.config import load_config
 from tradematch.generate.landing_files import FORMATS, read_back
 from tradematch.lake import Lake
 from tradematch.landing import record_hash
 from tradematch.tables import Tables
+
+from conftest import BACKGROUND_PRIORITY, SMALL_WORLD, WORLD_AS_OF
 
 
 @pytest.fixture(scope="module")
@@ -137,22 +138,33 @@ def test_no_truth_column_reaches_a_landing_file(world):
         assert not columns & truth_words
 
 
-def _generate_small(spark, lake_dir, master=None):
-    args = ["--lake", str(lake_dir), "--as-of", "2026-06-30", "generate", "--orders", "1500", "--seed", "11",
-            "--years", "1", "--dirty-rate", "0.02", "--daily-batches", "2"]
-    if master:
-        done = subprocess.run([sys.executable, "-m", "tradematch.cli", "--set", f"master={master}",
-                               "--set", "spark.driver.memory=2g", *args], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-    else:
-        generate_world(spark, Tables(spark, Lake(str(lake_dir))), orders=1500, seed=11, years=1, dirty_rate=0.02,
-                       daily_batches=2, as_of=dt.date(2026, 6, 30))
-    world_row = spark.read.format("delta").load(f"{lake_dir}/truth/world").head()
-    return world_row.content_hashes
+class OneCoreWorld:
+    """The session's tiny world (SMALL_WORLD) generated again by `tradematch generate` in a fresh process on
+    one core (a conftest background run: started as the session begins, compared here)."""
+
+    def __init__(self, root: Path):
+        self.lake, self.process = Lake(str(root / "lake")), None
+
+    def run(self) -> Lake:
+        options = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_WORLD.items()]
+        cmd = [*BACKGROUND_PRIORITY, sys.executable, "-m", "tradematch.cli", "--set=master=local[1]",
+               "--set=spark.driver.memory=2g", "--lake", self.lake.root, "--as-of", WORLD_AS_OF, "generate", *options]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out, _ = self.process.communicate(timeout=1800)
+        if self.process.returncode != 0:
+            raise RuntimeError(f"generate on one core: exit {self.process.returncode}\n{out[-3000:]}")
+        return self.lake
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
 
 
-def test_content_hash_is_the_same_across_runs_and_cores(spark, tmp_path):
-    in_process = _generate_small(spark, tmp_path / "a")            # local[2], this session
-    one_core = _generate_small(spark, tmp_path / "b", "local[1]")  # a fresh process on one core
+def test_content_hash_is_the_same_across_runs_and_cores(spark, small_world, background):
+    def hashes(lake: Lake) -> dict:
+        return spark.read.format("delta").load(lake.path("truth", "world")).head().content_hashes
+
+    in_process = hashes(small_world)  # local[2], this session
+    one_core = hashes(background.result("one_core"))  # a fresh process on one core
     assert in_process == one_core
     assert set(in_process) == set(FORMATS) and len(set(in_process.values())) == len(FORMATS)

@@ -12,8 +12,6 @@ from tradematch.lake import Lake
 from tradematch.schema import Catalog
 from tradematch.tables import Tables
 
-pytestmark = pytest.mark.slow  # whole-pipeline runs: `scripts/test -m slow` (README, Tests)
-
 BATCH = "2026-11-21"
 
 

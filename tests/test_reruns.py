@@ -12,8 +12,6 @@ from tradematch.schema import Catalog
 from conftest import WORLD_AS_OF
 from lakes import assert_same_table, tables_in
 
-pytestmark = pytest.mark.slow  # whole-pipeline runs: `scripts/test -m slow` (README, Tests)
-
 LAYERS = ("silver", "gold")
 
 

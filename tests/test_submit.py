@@ -40,16 +40,13 @@ from tradematch.spark import DELTA_CATALOG, DELTA_EXTENSION
 from tradematch.submit import command, delta_package
 from tradematch.tables import PROTOCOL, Tables
 
-from conftest import TEST_SPARK
+from conftest import BACKGROUND_PRIORITY, TEST_SPARK
 from lakes import assert_same_table
 
 AS_OF = dt.date(2026, 11, 20)
 GOLD = sorted(name for name, s in Catalog().schemas().items() if s.layer == "gold")
 SPARK_HOME = Path(pyspark.__file__).parent  # the pip-installed pyspark is a whole Spark distribution
 WORKERS, WORKER_MEMORY = 2, "1g"  # one core each; an executor takes the worker's whole 1g
-# The cluster runs beside the in-process tests: at a lower priority it takes the cores they leave idle
-# and slows them little (nice execs the command, so each pid is still the process itself).
-BACKGROUND_PRIORITY = ["nice", "-n", "10"]
 
 
 def _free_port() -> int:
