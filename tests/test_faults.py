@@ -27,7 +27,7 @@ from tradematch import faults
 from tradematch.lake import Lake
 from tradematch.schema import Catalog
 
-from conftest import BACKGROUND_PRIORITY, TEST_SPARK, WORLD_AS_OF
+from conftest import BACKGROUND_JVM, BACKGROUND_PRIORITY, TEST_SPARK, WORLD_AS_OF
 from lakes import assert_same_table, tables_in
 
 TRADEMATCH = str(Path(sys.executable).with_name("tradematch"))
@@ -56,7 +56,7 @@ def _start(lake: Lake, job: str, fault: str | None, log: Path) -> subprocess.Pop
         env[faults.ENV] = fault
     options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("spark.driver.memory")]
     cmd = [*BACKGROUND_PRIORITY, TRADEMATCH, "--lake", lake.root, "--as-of", WORLD_AS_OF, *options,
-           "--set=spark.driver.memory=2g", "job", job]
+           "--set=spark.driver.memory=2g", f"--set={BACKGROUND_JVM}", "job", job]
     with open(log, "a") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 

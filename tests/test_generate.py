@@ -14,7 +14,7 @@ from tradematch.lake import Lake
 from tradematch.landing import record_hash
 from tradematch.tables import Tables
 
-from conftest import BACKGROUND_PRIORITY, SMALL_WORLD, WORLD_AS_OF
+from conftest import BACKGROUND_JVM, BACKGROUND_PRIORITY, SMALL_WORLD, WORLD_AS_OF
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,8 @@ class OneCoreWorld:
     def run(self) -> Lake:
         options = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_WORLD.items()]
         cmd = [*BACKGROUND_PRIORITY, sys.executable, "-m", "tradematch.cli", "--set=master=local[1]",
-               "--set=spark.driver.memory=2g", "--lake", self.lake.root, "--as-of", WORLD_AS_OF, "generate", *options]
+               "--set=spark.driver.memory=2g", f"--set={BACKGROUND_JVM}", "--lake", self.lake.root,
+               "--as-of", WORLD_AS_OF, "generate", *options]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         out, _ = self.process.communicate(timeout=1800)
         if self.process.returncode != 0:
