@@ -33,14 +33,13 @@ def settings(tmp_path_factory):
 
 
 # Test modules whose subject runs in other processes: `background` starts those runs as the session
-# begins, one after another, so they overlap the in-process tests (whose driver leaves a core idle much of
-# the time), and the modules themselves run last, when the runs are done.
+# begins, one after another, so they overlap the in-process tests, and the modules themselves run last,
+# when the runs are done.
 BACKGROUND = ("test_faults.py", "test_submit.py")
-# Their processes run at a lower priority: they take the cores the in-process tests leave idle and slow
-# them little (nice execs the command, so each pid is still the process itself).
-BACKGROUND_PRIORITY = ["nice", "-n", "10"]
-# and their short-lived driver JVMs compile with C1 only: C2 spent half the CPU of a tiny-world ingest
-# compiling code the run was over before it paid back (measured 117 -> 94 CPU seconds, wall +5%).
+# The in-process tests keep the two cores about 85% busy (a tiny-world ingest: 131 CPU seconds in 78 s),
+# so the background processes run at a lower priority (nice execs the command, so each pid is still the
+# process itself), and their short-lived driver JVMs compile with C1 only: C2 spent half the CPU of that
+# ingest compiling code the run was over before it paid back (measured 117 -> 94 CPU seconds, wall +5%).
 BACKGROUND_JVM = "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1"
 
 

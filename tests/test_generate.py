@@ -165,7 +165,7 @@ def test_content_hash_is_the_same_across_runs_and_cores(spark, small_world, back
     def hashes(lake: Lake) -> dict:
         return spark.read.format("delta").load(lake.path("truth", "world")).head().content_hashes
 
-    in_process = hashes(small_world)  # local[2], this session
-    one_core = hashes(background.result("one_core"))  # a fresh process on one core
+    in_process = hashes(small_world)  # local[2], this session, interpreted
+    one_core = hashes(background.result("one_core"))  # a fresh process on one core, generated code
     assert in_process == one_core
     assert set(in_process) == set(FORMATS) and len(set(in_process.values())) == len(FORMATS)
