@@ -71,35 +71,63 @@ def buyer_tastes(w: World, buyers: DataFrame, bc: DataFrame, regs: DataFrame, su
                     F.coalesce("regular_supplier_ids", F.array().cast("array<string>")).alias("regular_supplier_ids")))
 
 
-def top_suppliers(w: World, buyers: DataFrame, bc: DataFrame, regs: DataFrame, tickets: DataFrame,
-                  sizes: DataFrame, suppliers: DataFrame) -> DataFrame:
-    """Each buyer's TOP_N suppliers by true propensity at the middle of the months after the cutoff."""
-    cfg = w.cfg["buyers"]
-    t_mid = w.end_day - w.cfg["time"]["history_cutoff_days"] // 2
-    boost = F.when(F.col("is_new") & (F.lit(t_mid) - F.col("adopt_day") < 180), cfg["new_chapter_boost"]).otherwise(1.0)
-    need = (bc.where(F.col("adopt_day") <= t_mid).withColumn("wc", F.col("base_weight") * boost)
-            .withColumn("p_chapter", F.col("wc") / F.sum("wc").over(Window.partitionBy("biz")))
-            .join(buyers.select("biz", "loyalty"), "biz"))
-    # loyal share: the regular at 0-based index i of r is drawn with probability sqrt((i+1)/r) - sqrt(i/r)
-    loyal = (need.join(regs, ["biz", "chapter"]).select("biz", "p_chapter", "loyalty", F.size("regulars").alias("r"),
-                                                        F.posexplode("regulars").alias("i", "reg"))
-             .select("biz", F.col("reg.s_biz").alias("s_biz"),
-                     (F.col("p_chapter") * F.col("loyalty") * (F.sqrt((F.col("i") + 1) / F.col("r")) -
-                                                              F.sqrt(F.col("i") / F.col("r")))).alias("p")))
+def pool_shares(tickets: DataFrame, sizes: DataFrame) -> DataFrame:
+    """(cluster, chapter, s_biz, share): the POOL_CANDIDATES biggest holders of each pool's tickets, each
+    with its share, the chance that one exploring draw from the pool picks it."""
     pool = tickets.where(F.col("pool") == "all").groupBy("cluster", "chapter", "biz").agg(F.count("*").alias("n"))
-    pool = (pool.join(sizes.where(F.col("pool") == "all").drop("pool"), ["cluster", "chapter"])
+    return (pool.join(sizes.where(F.col("pool") == "all").drop("pool"), ["cluster", "chapter"])
             .withColumn("share", F.col("n") / F.col("tickets"))
             .withColumn("rk", F.row_number().over(Window.partitionBy("cluster", "chapter").orderBy(F.desc("share"), "biz")))
             .where(F.col("rk") <= POOL_CANDIDATES)
             .select("cluster", "chapter", F.col("biz").alias("s_biz"), "share"))
+
+
+def propensity(w: World, buyers: DataFrame, bc: DataFrame, regs: DataFrame, pool: DataFrame, day: int,
+               revealed: DataFrame | None = None) -> DataFrame:
+    """(biz, s_biz, propensity): the chance that one of the buyer's orders on `day` goes to the supplier,
+    from its needs adopted by then, its loyalty, its regulars and the pools it explores.
+
+    With `revealed` (biz, chapter, s_biz), a regular counts as known only when it is there (the buyer
+    ordered from it in the chapter): an unknown regular's chance is spread over its favourite cluster's
+    pool by share, where the generator drew it from. That is the best list a model that knew every
+    parameter of the world, but only the regulars the orders show, could give (scripts/matching_ceiling.py).
+    """
+    cfg = w.cfg["buyers"]
+    boost = F.when(F.col("is_new") & (F.lit(day) - F.col("adopt_day") < 180), cfg["new_chapter_boost"]).otherwise(1.0)
+    need = (bc.where(F.col("adopt_day") <= day).withColumn("wc", F.col("base_weight") * boost)
+            .withColumn("p_chapter", F.col("wc") / F.sum("wc").over(Window.partitionBy("biz")))
+            .join(buyers.select("biz", "loyalty"), "biz"))
+    # loyal share: the regular at 0-based index i of r is drawn with probability sqrt((i+1)/r) - sqrt(i/r)
+    loyal = (need.join(regs, ["biz", "chapter"]).select("biz", "chapter", "fav_cluster", "p_chapter", "loyalty",
+                                                        F.size("regulars").alias("r"),
+                                                        F.posexplode("regulars").alias("i", "reg"))
+             .select("biz", "chapter", "fav_cluster", F.col("reg.s_biz").alias("s_biz"),
+                     (F.col("p_chapter") * F.col("loyalty") * (F.sqrt((F.col("i") + 1) / F.col("r")) -
+                                                              F.sqrt(F.col("i") / F.col("r")))).alias("p")))
+    if revealed is not None:
+        loyal = loyal.join(revealed.select("biz", "chapter", "s_biz", F.lit(True).alias("known")),
+                           ["biz", "chapter", "s_biz"], "left")
+        unknown = (loyal.where(F.col("known").isNull()).drop("s_biz")
+                   .join(F.broadcast(pool.withColumnRenamed("cluster", "fav_cluster")), ["fav_cluster", "chapter"])
+                   .select("biz", "s_biz", (F.col("p") * F.col("share")).alias("p")))
+        loyal = loyal.where(F.col("known")).select("biz", "s_biz", "p").unionByName(unknown)
+    else:
+        loyal = loyal.select("biz", "s_biz", "p")
     fav = cfg["favourite_cluster_share"]
     explore = None
     for col, weight in (("fav_cluster", fav), ("alt_cluster", 1.0 - fav)):
         part = (need.join(F.broadcast(pool), (F.col(col) == pool.cluster) & (need.chapter == pool.chapter))
                 .select("biz", "s_biz", (F.col("p_chapter") * (1 - F.col("loyalty")) * weight * F.col("share")).alias("p")))
         explore = part if explore is None else explore.unionByName(part)
+    return loyal.unionByName(explore).groupBy("biz", "s_biz").agg(F.sum("p").alias("propensity"))
+
+
+def top_suppliers(w: World, buyers: DataFrame, bc: DataFrame, regs: DataFrame, tickets: DataFrame,
+                  sizes: DataFrame, suppliers: DataFrame) -> DataFrame:
+    """Each buyer's TOP_N suppliers by true propensity at the middle of the months after the cutoff."""
+    t_mid = w.end_day - w.cfg["time"]["history_cutoff_days"] // 2
     sup_ids = suppliers.select(F.col("biz").alias("s_biz"), party_id_at(F.lit(w.end_day)).alias("supplier_id"))
-    scores = (loyal.unionByName(explore).groupBy("biz", "s_biz").agg(F.sum("p").alias("propensity"))
+    scores = (propensity(w, buyers, bc, regs, pool_shares(tickets, sizes), t_mid)
               .join(sup_ids, "s_biz").where(F.col("supplier_id").isNotNull())
               .withColumn("rank", F.row_number().over(Window.partitionBy("biz").orderBy(
                   F.desc("propensity"), "supplier_id"))).where(F.col("rank") <= TOP_N))
