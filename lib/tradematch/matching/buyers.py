@@ -27,9 +27,12 @@ def buyer_matches(scored: DataFrame, facts: DataFrame, conf: dict) -> DataFrame:
     best = Window.partitionBy("supplier_id", "buyer_id").orderBy(fit.desc(), "hs_chapter")
     rel = F.coalesce("buyer_score", F.lit(float(m["unscored_score"]))) / 100.0
     state = F.coalesce("buyer_state", F.lit("good"))
-    rows = (scored.where(fit > 0).withColumn("fit", fit).withColumn("_n", F.row_number().over(best)).where("_n = 1")
+    # one shuffle by supplier serves both windows (per supplier and buyer, then per supplier); the buyer
+    # facts (a row per buyer) are broadcast so the rows stay where that shuffle put them
+    rows = (scored.where(fit > 0).repartition("supplier_id")
+            .withColumn("fit", fit).withColumn("_n", F.row_number().over(best)).where("_n = 1")
             .select("supplier_id", "buyer_id", "hs_chapter", "need", "fit", "own_orders", "buys_cluster", "cluster")
-            .join(facts, "buyer_id", "left")
+            .join(F.broadcast(facts), "buyer_id", "left")
             .where(state != "blacklisted")
             .withColumn("score", F.col("fit") * F.pow(rel, float(m["reliability_power"])) * risk_factor(conf, state))
             .withColumn("newcomer", F.lit(False)))

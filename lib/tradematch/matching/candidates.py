@@ -49,24 +49,32 @@ def pools(affinity: DataFrame, facts: DataFrame) -> DataFrame:
 
 
 def need_clusters(needs: DataFrame, clusters: DataFrame, pools: DataFrame, conf: dict) -> DataFrame:
-    """(buyer_id, hs_chapter, cluster, p_cluster, buys_cluster): for every cluster that supplies the need's chapter,
-    the buyer's share of it smoothed toward the chapter's share by cluster_prior decayed orders."""
+    """(buyer_id, hs_chapter, clusters): per need, a map from every cluster that supplies its chapter to
+    (p_cluster, buys_cluster), the buyer's share of it smoothed toward the chapter's share by cluster_prior
+    decayed orders. A map, so each need row carries its clusters and candidates never join on the cluster."""
     prior = float(conf["matching"]["cluster_prior"])
     shares = pools.select(*POOL, "chapter_share").distinct()
     own = clusters.select("buyer_id", *POOL, F.greatest(F.col("strength"), F.lit(0.0)).alias("_s"))
-    return (needs.select("buyer_id", "hs_chapter").distinct().join(F.broadcast(shares), "hs_chapter")
+    long = (needs.select("buyer_id", "hs_chapter").distinct().join(F.broadcast(shares), "hs_chapter")
             .join(own, ["buyer_id", *POOL], "left").fillna(0.0, ["_s"])
             .withColumn("_t", F.sum("_s").over(Window.partitionBy("buyer_id", "hs_chapter")))
             .select("buyer_id", *POOL, ((F.col("_s") + F.lit(prior) * F.col("chapter_share")) /
                                         (F.col("_t") + F.lit(prior))).alias("p_cluster"),
                     (F.col("_s") > 0).alias("buys_cluster")))
+    return long.groupBy("buyer_id", "hs_chapter").agg(F.map_from_entries(F.collect_list(F.struct(
+        "cluster", F.struct("p_cluster", "buys_cluster")))).alias("clusters"))
 
 
 def candidates(needs: DataFrame, group: list[str], affinity: DataFrame, pools: DataFrame, market: DataFrame,
                facts: DataFrame, conf: dict) -> DataFrame:
     """Needs (group keys, buyer_id, hs_chapter, market, ...) -> one row per need and candidate supplier
     with own_share (the buyer's share of its chapter strength with the supplier), own_orders and
-    supplier_id; the union of the blocks, de-duplicated."""
+    supplier_id; the union of the blocks, de-duplicated.
+
+    The candidates grow in place from the need rows, which arrive partitioned by buyer and chapter (their
+    join with the cluster map): the small blocks are broadcast and the buyer's own shares ride along, so
+    the de-duplicating aggregate, the join with the need rows and the ranking windows reuse that
+    partitioning. At 1M orders there are ~20M candidates, and each join that re-shuffled them cost ~0.8 GB."""
     m = conf["matching"]
     strength = F.greatest(F.col("strength"), F.lit(0.0))
     own = (affinity.select("buyer_id", "hs_chapter", "supplier_id", "orders", strength.alias("_s"))
@@ -81,9 +89,11 @@ def candidates(needs: DataFrame, group: list[str], affinity: DataFrame, pools: D
                  .where(F.col("_r") <= int(m["market_top"])).select("hs_chapter", "market", "supplier_id"))
     keys = list(dict.fromkeys([*group, "buyer_id", "hs_chapter", "market"]))
     base = needs.select(*keys)
-    blocks = (base.join(own.select("buyer_id", "hs_chapter", "supplier_id"), ["buyer_id", "hs_chapter"])
-              .unionByName(base.join(in_pool.select("hs_chapter", "supplier_id"), "hs_chapter"))
-              .unionByName(base.join(best_here, ["hs_chapter", "market"]))
-              .distinct())
-    return (blocks.join(own, ["buyer_id", "hs_chapter", "supplier_id"], "left")
-            .fillna(0.0, ["own_share"]).fillna(0, ["own_orders"]))
+    # the buyer's own suppliers carry their share; the other blocks add none, and max() keeps the own one
+    none = [F.lit(0.0).alias("own_share"), F.lit(0).cast(own.schema["own_orders"].dataType).alias("own_orders")]
+    blocks = (base.join(own, ["buyer_id", "hs_chapter"]).select(*keys, "supplier_id", "own_share", "own_orders")
+              .unionByName(base.join(F.broadcast(in_pool.select("hs_chapter", "supplier_id")), "hs_chapter")
+                           .select(*keys, "supplier_id", *none))
+              .unionByName(base.join(F.broadcast(best_here), ["hs_chapter", "market"]).select(*keys, "supplier_id", *none)))
+    return (blocks.groupBy(*keys, "supplier_id")
+            .agg(F.max("own_share").alias("own_share"), F.max("own_orders").alias("own_orders")))

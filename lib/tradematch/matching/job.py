@@ -68,10 +68,11 @@ def matches(i: Inputs, as_of: dt.date, conf: dict) -> tuple[DataFrame, DataFrame
                              F.lit("rfq").alias("need"), F.lit(float(m["rfq_need_weight"])).alias("need_weight"),
                              F.lit(None).cast("string").alias("similar_to")))
     clusters = need_clusters(needs.unionByName(rfq_needs.drop("rfq_id")), i.clusters, pool, conf).localCheckpoint()
+    needs, rfq_needs = (df.join(clusters, NEED, "left") for df in (needs, rfq_needs))
 
     def ranked(need_rows: DataFrame, group: list[str]) -> tuple[DataFrame, DataFrame]:
         cands = candidates(need_rows, group, i.affinity, pool, market, facts, conf)
-        rows = scored(cands, need_rows, group, clusters, pool, facts, market, conf).localCheckpoint()
+        rows = scored(cands, need_rows, group, pool, facts, market, conf).localCheckpoint()
         return rows, rows.transform(top_k(group, k, share)).transform(supplier_reasons)
 
     need_scored, suppliers = ranked(needs, NEED)

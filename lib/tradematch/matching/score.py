@@ -24,22 +24,26 @@ def risk_factor(conf: dict, state: Column) -> Column:
     return out.otherwise(F.lit(0.0))
 
 
-def scored(cands: DataFrame, needs: DataFrame, group: list[str], clusters: DataFrame, pools: DataFrame,
-           facts: DataFrame, market: DataFrame, conf: dict) -> DataFrame:
+def scored(cands: DataFrame, needs: DataFrame, group: list[str], pools: DataFrame, facts: DataFrame,
+           market: DataFrame, conf: dict) -> DataFrame:
     """Candidates -> with cluster, newcomer, state, the score's parts and score; blacklisted suppliers and
-    the buyer itself removed."""
+    the buyer itself removed. The supplier-side tables are broadcast (a row per supplier, pool member or
+    supplier and market), so the candidates are not shuffled for them; the clusters come from the need
+    row's map, not from a join on (buyer, chapter, cluster)."""
     m = conf["matching"]
     mine = F.sum("own_share").over(Window.partitionBy(*group)) > 0
     repeat = F.when(mine, F.lit(float(m["repeat_share"]))).otherwise(F.lit(0.0))
     rel = F.coalesce("market_score", "score", F.lit(float(m["unscored_score"]))) / 100.0
     experience = 1 - F.lit(float(m["experience_weight"])) * F.exp(
         -F.coalesce("market_orders", F.lit(0.0)) / F.lit(float(m["experience_orders"])))
+    cluster = F.col("clusters")[F.col("cluster")]
     return (cands.where(F.col("supplier_id") != F.col("buyer_id"))
-            .join(facts.where(F.col("state") != "blacklisted"), "supplier_id")
-            .join(needs.select(*group, "need", "need_weight", "similar_to"), group)
-            .join(clusters, ["buyer_id", "hs_chapter", "cluster"], "left")
-            .join(pools.select("hs_chapter", "supplier_id", "pool_share"), ["hs_chapter", "supplier_id"], "left")
-            .join(market, ["supplier_id", "market"], "left")
+            .join(F.broadcast(facts.where(F.col("state") != "blacklisted")), "supplier_id")
+            .join(needs.select(*group, "need", "need_weight", "similar_to", "clusters"), group)
+            .withColumn("p_cluster", cluster["p_cluster"]).withColumn("buys_cluster", cluster["buys_cluster"])
+            .drop("clusters")
+            .join(F.broadcast(pools.select("hs_chapter", "supplier_id", "pool_share")), ["hs_chapter", "supplier_id"], "left")
+            .join(F.broadcast(market), ["supplier_id", "market"], "left")
             .fillna(0.0, ["p_cluster", "pool_share"]).fillna(False, ["buys_cluster"])
             .withColumn("affinity", repeat * F.col("own_share") +
                         (1 - repeat) * F.col("p_cluster") * F.col("pool_share"))
@@ -55,13 +59,17 @@ def top_k(group: list[str], k: int, newcomer_share: float, item: str = "supplier
 
     def apply(df: DataFrame) -> DataFrame:
         g = Window.partitionBy(*group)
-        held = F.col("newcomer") & (F.row_number().over(Window.partitionBy(*group, "newcomer").orderBy(*by_score)) <= slots)
-        df = df.withColumn("_held", held)
+        # Only the k best newcomers and the k best others of a group can make its list (below them are k
+        # better ones of the same kind). Filtering on the row number lets Spark keep just those in each
+        # partition before it shuffles (WindowGroupLimit), so the windows below sort ~2k rows per group.
+        df = (df.withColumn("_r", F.row_number().over(Window.partitionBy(*group, "newcomer").orderBy(*by_score)))
+              .where(F.col("_r") <= k))
+        df = df.withColumn("_held", F.col("newcomer") & (F.col("_r") <= slots))
         df = df.withColumn("_n_held", F.sum(F.col("_held").cast("int")).over(g))
         df = df.withColumn("_rest", F.row_number().over(Window.partitionBy(*group, "_held").orderBy(*by_score)))
         kept = df.where(F.col("_held") | (F.col("_rest") <= F.lit(k) - F.col("_n_held")))
         return (kept.withColumn("rank", F.row_number().over(g.orderBy(*by_score)))
-                .withColumn("matches", F.count("*").over(g).cast("int")).drop("_held", "_n_held", "_rest"))
+                .withColumn("matches", F.count("*").over(g).cast("int")).drop("_r", "_held", "_n_held", "_rest"))
     return apply
 
 
