@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from tradematch.evaluate.matching import _top as top
 from tradematch.evaluate.metrics import ranking_metrics
 from tradematch.generate import orders as O
 from tradematch.generate import truth as TR
@@ -47,13 +48,6 @@ def world_orders(spark: SparkSession, w: World) -> tuple[dict, DataFrame]:
     orders = O.settle_supplier(w, picks, parts["suppliers"]).select(
         F.col("b_biz").alias("buyer_id"), F.col("s_biz").alias("supplier_id"), "chapter", "d0")
     return parts, orders.localCheckpoint()
-
-
-def top(scores: DataFrame, buyer: str, supplier: str, score: str) -> DataFrame:
-    """The K best suppliers per buyer as (buyer_id, rank, supplier_id)."""
-    best = Window.partitionBy(buyer).orderBy(F.desc(score), supplier)
-    return (scores.withColumn("rank", F.row_number().over(best)).where(F.col("rank") <= K)
-            .select(F.col(buyer).alias("buyer_id"), "rank", F.col(supplier).alias("supplier_id")))
 
 
 def learned(before: DataFrame, suppliers: DataFrame, cutoff: int, half_life: float = 365.0,
@@ -113,9 +107,11 @@ def main() -> None:
     revealed = before.select(F.col("buyer_id").alias("biz"), "chapter", F.col("supplier_id").alias("s_biz")).distinct()
     pool = TR.pool_shares(parts["tickets"], parts["sizes"])
     truth = lambda known: TR.propensity(w, parts["buyers"], parts["bc"], parts["regs"], pool, t_mid, known)  # noqa: E731
-    lists = {"oracle": top(truth(None), "biz", "s_biz", "propensity"),
-             "informed": top(truth(revealed), "biz", "s_biz", "propensity"),
-             "learned": top(learned(before, parts["suppliers"], cutoff), "buyer_id", "supplier_id", "p")}
+    as_scores = lambda df, buyer, supplier, score: df.select(  # noqa: E731
+        F.col(buyer).alias("buyer_id"), F.col(supplier).alias("supplier_id"), F.col(score).alias("score"))
+    lists = {"oracle": top(as_scores(truth(None), "biz", "s_biz", "propensity")),
+             "informed": top(as_scores(truth(revealed), "biz", "s_biz", "propensity")),
+             "learned": top(as_scores(learned(before, parts["suppliers"], cutoff), "buyer_id", "supplier_id", "p"))}
     relevant = after.select("buyer_id", "supplier_id")
     models = {name: ranking_metrics(recs, relevant, users, K) for name, recs in lists.items()}
     oracle = models["oracle"]["ndcg_at_10"]
