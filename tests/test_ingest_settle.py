@@ -68,3 +68,12 @@ def test_rows_kept_are_those_not_decided_again(spark):
     again = records(spark, [("orders", "2025-06-01", "a.csv", 2, "h", ORDER)])
     assert [r.record_number for r in settle.keep_others(table, again).collect()] == [1]
     assert settle.keep_others(table, again).where(F.col("record_number") == 2).count() == 0
+
+
+def test_a_decision_looks_up_only_the_parent_ids_its_records_name(spark):
+    rows = [("orders", "2025-06-01", "o.csv", 1, "h1", ORDER), ("reviews", "2025-06-01", "r.json", 1, "h2", REVIEW),
+            ("rfqs", "2025-06-01", "q.csv", 1, "h3", {"buyer_id": "B9"}), ("rfqs", "2025-06-01", "q.csv", 2, "h4", {})]
+    parties = settle.referenced_ids(records(spark, rows), load_policy(), "parties", "party_id")
+    assert sorted(r.party_id for r in parties.collect()) == ["B1", "B9", "P1"]  # the order's two, the RFQ's one
+    orders = settle.referenced_ids(records(spark, rows), load_policy(), "orders", "order_id")
+    assert [r.order_id for r in orders.collect()] == ["O1"]  # the review's

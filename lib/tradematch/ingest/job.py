@@ -129,7 +129,9 @@ def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarant
     arrived = {}
     for parent in {p for links in policy.parents.values() for p in links.values()}:
         id_column = tables.schema(parent).keys[0]  # the silver table of an entity is named like it
-        arrived[parent] = (id_column, settle.arrived_ids(parent, id_column, tables.read(parent),
+        named = settle.referenced_ids(records, policy, parent, id_column)
+        arrived[parent] = (id_column, settle.arrived_ids(parent, id_column,
+                                                         tables.read(parent).join(named, id_column, "left_semi"),
                                                          [pending, quarantine, records])
                            .persist(StorageLevel.MEMORY_AND_DISK))
     try:

@@ -11,6 +11,7 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from tradematch.keys import batch_keys
 from tradematch.ingest.silver import (LINEAGE, hs_chapter, latest, order_month, rates_changed, to_usd,
                                       touched_by_rates, with_validity)
 from tradematch.schema import TableSchema
@@ -51,8 +52,9 @@ def _merge_latest(tables: Tables, table: str, cand: DataFrame, newest_first: lis
     version by `newest_first`, then by batch: entities without updated_at are versioned by batch)."""
     keys = list(tables.schema(table).keys)
     current = tables.read(table)
-    touched = cand.select(*keys) if refresh is None else cand.select(*keys).unionByName(refresh.select(*keys))
-    rows = (current.join(touched.distinct(), keys, "left_semi").select(*cand.columns).unionByName(cand)
+    touched = batch_keys(cand.select(*keys) if refresh is None
+                         else cand.select(*keys).unionByName(refresh.select(*keys)))
+    rows = (current.join(touched, keys, "left_semi").select(*cand.columns).unionByName(cand)
             .transform(latest(keys, newest_first)))
     rows = rows.transform(derive) if derive else rows
     if not rows.isEmpty():
@@ -63,8 +65,8 @@ def _parties(tables: Tables, cand: DataFrame) -> None:
     """parties (no PII) and party_identity (PII) from the same winning version."""
     identity = tables.read("party_identity").drop("updated_at", "batch")
     current = tables.read("parties").join(identity, "party_id")
-    rows = (current.join(cand.select("party_id"), "party_id", "left_semi").select(*cand.columns).unionByName(cand)
-            .transform(latest(["party_id"], ["updated_at"])))
+    rows = (current.join(batch_keys(cand.select("party_id")), "party_id", "left_semi").select(*cand.columns)
+            .unionByName(cand).transform(latest(["party_id"], ["updated_at"])))
     tables.publish("party_identity", rows, "merge")
     tables.publish("parties", rows, "merge")
 
@@ -77,7 +79,7 @@ def _orders(tables: Tables, cand: DataFrame | None, landing: TableSchema, change
     versions = cand.withColumnRenamed("updated_at", "valid_from") if cand is not None else None
     ids = [f.select("order_id") for f in (versions, touched_by_rates(history, changed, "currency", "order_date")
                                           if changed is not None else None) if f is not None]
-    touched = reduce(DataFrame.unionByName, ids).distinct()
+    touched = batch_keys(reduce(DataFrame.unionByName, ids))
     known = history.join(touched, "order_id", "left_semi").select(*base)
     rows = (known.unionByName(versions) if versions is not None else known)
     rows = (rows.transform(latest(["order_id", "valid_from"], [])).transform(with_validity).transform(hs_chapter)

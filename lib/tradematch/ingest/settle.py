@@ -14,6 +14,7 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from tradematch.keys import batch_keys
 from tradematch.ingest.policy import Policy
 from tradematch.ingest.rules import GRACE_OVER, LATER_COPY, MISSING_PARENTS, Scope, judge
 from tradematch.ingest.values import blank
@@ -29,7 +30,7 @@ def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quaran
              replay: bool) -> DataFrame:
     """The records to decide this run, with where they were (`previous`) and since when quarantined."""
     new = bronze.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi")
-    hashes = new.where(F.col("raw_record").isNull()).select("entity", "record_hash").distinct()
+    hashes = batch_keys(new.where(F.col("raw_record").isNull()).select("entity", "record_hash"))
     older_copies = (bronze.where(F.col("raw_record").isNull()).select(*ID, "record_hash")
                     .join(F.broadcast(unsettled), ["entity", "batch"], "left_anti")
                     .join(hashes, ["entity", "record_hash"], "left_semi").select(*ID))
@@ -47,7 +48,7 @@ def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quaran
 
 def first_copies(bronze: DataFrame, records: DataFrame) -> DataFrame:
     """(entity, record_hash, first): the earliest landed position of each content among the records."""
-    hashes = records.where(F.col("raw_record").isNull()).select("entity", "record_hash").distinct()
+    hashes = batch_keys(records.where(F.col("raw_record").isNull()).select("entity", "record_hash"))
     return (bronze.where(F.col("raw_record").isNull()).join(hashes, ["entity", "record_hash"], "left_semi")
             .groupBy("entity", "record_hash").agg(F.min(F.struct(*POSITION)).alias("_first")))
 
@@ -56,6 +57,14 @@ def arrived_ids(entity: str, id_column: str, current: DataFrame, others: list[Da
     """Ids of an entity that have landed, whatever became of them: in silver, pending, quarantine or this run."""
     landed = [o.where(F.col("entity") == entity).select(F.col("fields")[id_column].alias("id")) for o in others]
     return reduce(DataFrame.unionByName, [current.select(F.col(id_column).alias("id")), *landed]).distinct()
+
+
+def referenced_ids(records: DataFrame, policy: Policy, parent: str, id_column: str) -> DataFrame:
+    """The ids of `parent` the records name (one column, id_column): the only parent rows a decision
+    looks up, so a daily batch reads a few of the parent table's rows, not all of its ids."""
+    named = [records.where(F.col("entity") == child).select(F.col("fields")[column].alias(id_column))
+             for child, links in policy.parents.items() for column, p in links.items() if p == parent]
+    return batch_keys(reduce(DataFrame.unionByName, named).where(F.col(id_column).isNotNull()))
 
 
 def decide(records: DataFrame, firsts: DataFrame, arrived: dict[str, tuple[str, DataFrame]], entity: str,

@@ -1,0 +1,23 @@
+"""The keys a batch touches, made ready to filter a big table with.
+
+A daily batch touches a few thousand keys of tables that hold millions of rows (bronze, silver, the
+order history a monthly run reads). Joined as usual, Spark shuffles the big table by key: adaptive
+execution turns the join into a broadcast only after both sides were shuffled. Hinted for broadcast, the
+big table is scanned and filtered where it lies. A history batch touches about as many keys as the table
+holds, too many to broadcast, so the hint is given only under a row limit, after counting the keys once
+(from a checkpoint, not recomputed).
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+# about 10-20 MB of string keys on the driver and each executor: far above a daily batch, far below a
+# history batch of a million orders
+BROADCAST_MAX_ROWS = 200_000
+
+
+def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
+    """The distinct keys, checkpointed, hinted for broadcast when there are at most `max_rows`."""
+    kept = keys.distinct().localCheckpoint()
+    return F.broadcast(kept) if kept.count() <= max_rows else kept

@@ -1,0 +1,28 @@
+"""A batch's keys filter big tables by broadcast when they are few, by an ordinary join when they are many."""
+import pytest
+
+from tradematch.keys import batch_keys
+
+
+@pytest.fixture
+def no_automatic_broadcast(spark):
+    """Only the hint may broadcast: the test frames are small enough to be broadcast anyway."""
+    before = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    yield
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", before)
+
+
+def _plan(df) -> str:
+    return df._jdf.queryExecution().executedPlan().toString()
+
+
+@pytest.mark.parametrize("max_rows, join", [(2, "BroadcastHashJoin"), (1, "SortMergeJoin")],
+                         ids=["few_keys_broadcast", "many_keys_joined"])
+def test_batch_keys_are_distinct_and_broadcast_only_under_the_limit(spark, no_automatic_broadcast, max_rows, join):
+    table = spark.createDataFrame([(k, n) for n, k in enumerate("ABCDE")], "k string, n int")
+    keys = batch_keys(spark.createDataFrame([("B",), ("D",), ("B",)], "k string"), max_rows)
+    assert sorted(r.k for r in keys.collect()) == ["B", "D"]  # two distinct keys: within a limit of 2, not of 1
+    filtered = table.join(keys, "k", "left_semi")
+    assert sorted(r.n for r in filtered.collect()) == [1, 3]
+    assert join in _plan(filtered)
