@@ -106,6 +106,14 @@ def test_monthly_counts_each_side_of_the_story_in_its_order_month_as_known_at_th
                        ignore_metadata=True)
 
 
+def test_monthly_shuffles_the_party_rows_once_by_party_and_role(spark):
+    orders, disputes, reviews = _story(spark)
+    rows = orders.transform(history.orders_as_of(D("2026-03-31"))).transform(history.party_orders(reviews, disputes))
+    plan = history.monthly(rows.localCheckpoint(), LOOKBACK, D("2026-03-31"))._jdf.queryExecution().executedPlan()
+    shuffles = [line.strip() for line in plan.toString().splitlines() if "Exchange" in line]
+    assert len(shuffles) == 1 and "hashpartitioning(party_id#" in shuffles[0] and ", role#" in shuffles[0], shuffles
+
+
 def test_an_as_of_run_ignores_orders_placed_after_it(spark):
     orders, disputes, reviews = _story(spark)
     before_o3 = history.build(orders, disputes, reviews, D("2026-02-09"), LOOKBACK)

@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from tradematch.keys import batch_keys
 from tradematch.outcomes import paid_late, shipped_late
 
 MONTHLY = "party_market_monthly"
@@ -83,16 +84,20 @@ def _spoken_about(by: Column) -> Column:
 
 def _voice(reviews: DataFrame, disputes: DataFrame) -> DataFrame:
     """Per order and role of the party spoken about: reviews and complaints by the counterpart,
-    disputes the counterpart opened, disputes closed against the party."""
-    by_reviewer = reviews.groupBy("order_id", F.col("reviewer_role").alias("by")).agg(
-        F.count("*").alias("reviews"), F.sum(F.col("complaint").cast("int")).alias("complaints"))
+    disputes the counterpart opened, disputes closed against the party. The three counts are one union
+    summed per key (one shuffle), not two full joins."""
+    zero = F.lit(0).cast("bigint")
     lost_by = F.when(F.col("outcome") == "buyer_favoured", "supplier").when(F.col("outcome") == "supplier_favoured", "buyer")
-    opened = disputes.groupBy("order_id", F.col("opened_by").alias("by")).agg(F.count("*").alias("disputes_against"))
-    lost = (disputes.where(lost_by.isNotNull())
-            .groupBy("order_id", lost_by.alias("role")).agg(F.count("*").alias("disputes_lost")))
-    about = lambda df: df.withColumn("role", _spoken_about(F.col("by"))).drop("by")  # noqa: E731
-    return (about(by_reviewer).join(about(opened), ["order_id", "role"], "full")
-            .join(lost, ["order_id", "role"], "full").fillna(0, _VOICE))
+    parts = [reviews.select("order_id", _spoken_about(F.col("reviewer_role")).alias("role"), F.lit(1).cast("bigint").alias("reviews"),
+                            F.col("complaint").cast("bigint").alias("complaints"), zero.alias("disputes_against"),
+                            zero.alias("disputes_lost")),
+             disputes.select("order_id", _spoken_about(F.col("opened_by")).alias("role"), zero.alias("reviews"),
+                             zero.alias("complaints"), F.lit(1).cast("bigint").alias("disputes_against"),
+                             zero.alias("disputes_lost")),
+             disputes.where(lost_by.isNotNull()).select("order_id", lost_by.alias("role"), *[zero.alias(c) for c in _VOICE[:3]],
+                                                        F.lit(1).cast("bigint").alias("disputes_lost"))]
+    return (reduce(DataFrame.unionByName, parts).groupBy("order_id", "role")
+            .agg(*[F.sum(c).alias(c) for c in _VOICE]))
 
 
 def party_orders(reviews: DataFrame, disputes: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -110,30 +115,26 @@ def party_orders(reviews: DataFrame, disputes: DataFrame) -> Callable[[DataFrame
     return per_role
 
 
-def counterpart_months(lookback_months: int) -> Callable[[DataFrame], DataFrame]:
-    """Party rows -> the pre-aggregated distinct (party, role, counterpart, market, chapter, month) set,
-    with `repeat` when the pair also traded in one of the `lookback_months` months before."""
-    def distinct(rows: DataFrame) -> DataFrame:
-        pairs = rows.groupBy("party_id", "role", "counterpart_id", "market", "hs_chapter", "month").agg(F.lit(1).alias("_"))
-        pair_months = pairs.groupBy("party_id", "role", "counterpart_id", "month").agg(F.lit(1).alias("_"))
-        before = Window.partitionBy("party_id", "role", "counterpart_id").orderBy("month")
-        repeat = (pair_months.withColumn("_prev", F.lag("month").over(before))
-                  .select("party_id", "role", "counterpart_id", "month",
-                          F.coalesce(F.col("_prev") >= F.add_months("month", -lookback_months), F.lit(False))
-                          .cast("int").alias("repeat")))
-        return pairs.drop("_").join(repeat, ["party_id", "role", "counterpart_id", "month"], "inner")
-    return distinct
-
-
 def monthly(rows: DataFrame, lookback_months: int, as_of: dt.date) -> DataFrame:
-    """Party rows (party_orders) -> party_market_monthly rows, as computed at the as-of."""
-    order_totals = rows.groupBy(*KEYS).agg(
-        F.sum("gmv_usd").cast("decimal(20,2)").alias("gmv_usd"),
-        *[F.sum(c).cast("bigint").alias(c) for c in [*_ORDER_COUNTS, *_VOICE]])
-    counterparts = (rows.transform(counterpart_months(lookback_months)).groupBy(*KEYS)
-                    .agg(F.count("*").cast("bigint").alias("distinct_counterparts"),
-                         F.sum("repeat").cast("bigint").alias("repeat_counterparts")))
-    return (order_totals.join(counterparts, KEYS, "inner")
+    """Party rows (party_orders) -> party_market_monthly rows, as computed at the as-of.
+
+    Distinct counterparts come from a pre-aggregated (party, role, counterpart, market, chapter, month)
+    set, not countDistinct over the raw rows. The rows are clustered by (party_id, role) once: every later
+    aggregate and window groups by keys that include both, so Spark shuffles nothing else. A pair is a
+    repeat when the same party and counterpart also traded in one of the `lookback_months` months before."""
+    sums = [*_ORDER_COUNTS, *_VOICE]
+    before = (Window.partitionBy("party_id", "role", "counterpart_id").orderBy("_month_index")
+              .rangeBetween(-lookback_months, -1))
+    pairs = (rows.repartition("party_id", "role")
+             .groupBy(*KEYS, "counterpart_id")
+             .agg(F.sum("gmv_usd").alias("gmv_usd"), *[F.sum(c).alias(c) for c in sums])
+             .withColumn("_month_index", F.year("month") * 12 + F.month("month"))
+             .withColumn("repeat", (F.count("*").over(before) > 0).cast("int")))
+    return (pairs.groupBy(*KEYS)
+            .agg(F.sum("gmv_usd").cast("decimal(20,2)").alias("gmv_usd"),
+                 *[F.sum(c).cast("bigint").alias(c) for c in sums],
+                 F.count("*").cast("bigint").alias("distinct_counterparts"),
+                 F.sum("repeat").cast("bigint").alias("repeat_counterparts"))
             .select(*KEYS, "gmv_usd", *COUNTS, F.lit(as_of).alias("computed_as_of")))
 
 
@@ -161,15 +162,15 @@ def touched_months(history: DataFrame, disputes: DataFrame, reviews: DataFrame, 
     lo, hi = end_of(since), end_of(as_of)
     in_window = lambda c: (c >= lo) & (c < hi)  # noqa: E731
     landed = lambda: in_window(F.col("batch").cast("timestamp"))  # noqa: E731
-    order_month = history.select("order_id", F.trunc("order_date", "month").alias("month")).distinct()
     changed_orders = history.where(in_window(F.col("valid_from")) | landed()).select("order_id")
     changed_voice = (disputes.where(in_window(F.col("opened_on").cast("timestamp")) |
                                     in_window(F.col("closed_on").cast("timestamp")) | landed()).select("order_id")
                      .unionByName(reviews.where(in_window(F.col("created_on").cast("timestamp")) | landed())
                                   .select("order_id")))
-    months = order_month.join(changed_orders.unionByName(changed_voice).distinct(), "order_id", "left_semi")
+    changed = batch_keys(changed_orders.unionByName(changed_voice))
+    months = history.join(changed, "order_id", "left_semi").select(F.trunc("order_date", "month").alias("month"))
     last = F.lit(as_of.replace(day=1))
-    return (months.select("month").distinct().where(F.col("month") <= last)
+    return (months.distinct().where(F.col("month") <= last)
             .select(F.explode(F.sequence("month", F.least(F.add_months("month", lookback_months), last),
                                          F.expr("interval 1 month"))).alias("month"))
             .where(F.col("month") <= last).distinct())

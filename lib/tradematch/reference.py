@@ -116,7 +116,7 @@ party_orders AS (
     SELECT p.*, {voice_cols}
     FROM per_role p LEFT JOIN voice v ON p.order_id = v.order_id AND p.role = v.role
 ),
--- the distinct (party, role, counterpart, market, chapter, month) set with `repeat` (history.counterpart_months)
+-- the distinct (party, role, counterpart, market, chapter, month) set with `repeat`, here by lag() (history.monthly: a range window)
 pairs AS (
     SELECT DISTINCT party_id, role, counterpart_id, market, hs_chapter, month FROM party_orders
 ),
