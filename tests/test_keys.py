@@ -17,12 +17,12 @@ def _plan(df) -> str:
     return df._jdf.queryExecution().executedPlan().toString()
 
 
-@pytest.mark.parametrize("max_rows, join", [(2, "BroadcastHashJoin"), (1, "SortMergeJoin")],
+@pytest.mark.parametrize("max_rows, join", [(3, "BroadcastHashJoin"), (2, "SortMergeJoin")],
                          ids=["few_keys_broadcast", "many_keys_joined"])
 def test_batch_keys_are_distinct_and_broadcast_only_under_the_limit(spark, no_automatic_broadcast, max_rows, join):
     table = spark.createDataFrame([(k, n) for n, k in enumerate("ABCDE")], "k string, n int")
     keys = batch_keys(spark.createDataFrame([("B",), ("D",), ("B",)], "k string"), max_rows)
-    assert sorted(r.k for r in keys.collect()) == ["B", "D"]  # two distinct keys: within a limit of 2, not of 1
+    assert sorted(r.k for r in keys.collect()) == ["B", "D"]  # from three rows: within a limit of 3, not of 2
     filtered = table.join(keys, "k", "left_semi")
     assert sorted(r.n for r in filtered.collect()) == [1, 3]
     assert join in _plan(filtered)

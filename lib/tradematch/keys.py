@@ -4,8 +4,7 @@ A daily batch touches a few thousand keys of tables that hold millions of rows (
 order history a monthly run reads). Joined as usual, Spark shuffles the big table by key: adaptive
 execution turns the join into a broadcast only after both sides were shuffled. Hinted for broadcast, the
 big table is scanned and filtered where it lies. A history batch touches about as many keys as the table
-holds, too many to broadcast, so the hint is given only under a row limit, after counting the keys once
-(from a checkpoint, not recomputed).
+holds, too many to broadcast and costly to set aside, so those are left to an ordinary join.
 """
 from __future__ import annotations
 
@@ -18,6 +17,8 @@ BROADCAST_MAX_ROWS = 200_000
 
 
 def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
-    """The distinct keys, checkpointed, hinted for broadcast when there are at most `max_rows`."""
-    kept = keys.distinct().localCheckpoint()
-    return F.broadcast(kept) if kept.count() <= max_rows else kept
+    """The distinct keys. At most `max_rows` rows given (counted before the distinct, which stops early on a
+    big batch): checkpointed and hinted for broadcast. More: left lazy, for an ordinary join."""
+    if keys.limit(max_rows + 1).count() > max_rows:
+        return keys.distinct()
+    return F.broadcast(keys.distinct().localCheckpoint())
