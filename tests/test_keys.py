@@ -1,7 +1,7 @@
 """A batch's keys filter big tables by broadcast when they are few, by an ordinary join when they are many."""
 import pytest
 
-from tradematch.keys import batch_keys
+from tradematch.keys import among_batch_keys, batch_keys
 
 
 @pytest.fixture
@@ -26,3 +26,11 @@ def test_batch_keys_are_distinct_and_broadcast_only_under_the_limit(spark, no_au
     filtered = table.join(keys, "k", "left_semi")
     assert sorted(r.n for r in filtered.collect()) == [1, 3]
     assert join in _plan(filtered)
+
+
+@pytest.mark.parametrize("max_rows, kept", [(3, [1, 3]), (2, [0, 1, 2, 3, 4])],
+                         ids=["few_keys_filter", "many_keys_keep_all"])
+def test_among_batch_keys_filters_the_table_only_when_the_keys_are_few(spark, max_rows, kept):
+    table = spark.createDataFrame([(k, n) for n, k in enumerate("ABCDE")], "k string, n int")
+    keys = spark.createDataFrame([("B",), ("D",), ("B",)], "k string")
+    assert sorted(r.n for r in among_batch_keys(table, keys, ["k"], max_rows).collect()) == kept

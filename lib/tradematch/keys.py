@@ -16,9 +16,22 @@ from pyspark.sql import functions as F
 BROADCAST_MAX_ROWS = 200_000
 
 
-def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
-    """The distinct keys. At most `max_rows` rows given (counted before the distinct, which stops early on a
-    big batch): checkpointed and hinted for broadcast. More: left lazy, for an ordinary join."""
-    if keys.limit(max_rows + 1).count() > max_rows:
-        return keys.distinct()
+def _few(keys: DataFrame, max_rows: int) -> bool:
+    """At most `max_rows` rows: counted before any distinct, and stopped early on a big batch."""
+    return keys.limit(max_rows + 1).count() <= max_rows
+
+
+def _broadcast(keys: DataFrame) -> DataFrame:
     return F.broadcast(keys.distinct().localCheckpoint())
+
+
+def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
+    """The distinct keys: few, checkpointed and hinted for broadcast; many, left lazy for an ordinary join."""
+    return _broadcast(keys) if _few(keys, max_rows) else keys.distinct()
+
+
+def among_batch_keys(table: DataFrame, keys: DataFrame, on: list[str],
+                     max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
+    """The table's rows whose `on` columns are among the batch's keys when these are few; the whole table
+    when they are many, which the caller joins with the batch anyway (filtering first reads it twice more)."""
+    return table.join(_broadcast(keys), on, "left_semi") if _few(keys, max_rows) else table

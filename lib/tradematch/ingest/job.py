@@ -23,6 +23,7 @@ from tradematch.ingest.policy import Policy, load_policy
 from tradematch.ingest.publish import publish_accepted
 from tradematch.ingest.reconcile import PLACES, places
 from tradematch.ingest.silver import typed
+from tradematch.keys import among_batch_keys
 from tradematch.lake import LakeError
 from tradematch.landing import ENTITIES, REQUIRED
 from tradematch.quality import QualityGateFailed
@@ -129,10 +130,9 @@ def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarant
     arrived = {}
     for parent in {p for links in policy.parents.values() for p in links.values()}:
         id_column = tables.schema(parent).keys[0]  # the silver table of an entity is named like it
-        named = settle.referenced_ids(records, policy, parent, id_column)
-        arrived[parent] = (id_column, settle.arrived_ids(parent, id_column,
-                                                         tables.read(parent).join(named, id_column, "left_semi"),
-                                                         [pending, quarantine, records])
+        current = among_batch_keys(tables.read(parent), settle.referenced_ids(records, policy, parent, id_column),
+                                   [id_column])  # a daily batch reads a few of the parent's rows, not all
+        arrived[parent] = (id_column, settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
                            .persist(StorageLevel.MEMORY_AND_DISK))
     try:
         frames = [settle.decide(records, firsts, arrived, e, landing[e], policy, as_of) for e in _entities(records)]

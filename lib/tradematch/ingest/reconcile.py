@@ -11,8 +11,8 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tradematch.keys import batch_keys
 from tradematch.ingest.settle import ID
+from tradematch.keys import among_batch_keys
 
 PLACES = ("accepted", "pending", "quarantined", "lost")
 
@@ -25,9 +25,8 @@ def places(records: DataFrame, quarantine: DataFrame, pending: DataFrame,
         names = [f"_k{i}" for i in range(len(keys))]
         rows = records.where(F.col("entity") == entity).select(
             *ID, *[F.col("fields")[k].alias(n) for k, n in zip(keys, names)])
-        # the table's keys among the batch's: the table is filtered where it lies, not shuffled whole
-        held = (table.select(*[F.col(k).cast("string").alias(n) for k, n in zip(keys, names)])
-                .join(batch_keys(rows.select(*names)), names, "left_semi").distinct())
+        held = among_batch_keys(table.select(*[F.col(k).cast("string").alias(n) for k, n in zip(keys, names)]),
+                                rows.select(*names), names).distinct()
         found.append(rows.join(held.withColumn("_held", F.lit(True)), names, "left").select(*ID, "_held"))
     place = (F.when(F.col("_q"), "quarantined").when(F.col("_p"), "pending")
              .when(F.col("_held"), "accepted").otherwise("lost"))

@@ -60,11 +60,11 @@ def arrived_ids(entity: str, id_column: str, current: DataFrame, others: list[Da
 
 
 def referenced_ids(records: DataFrame, policy: Policy, parent: str, id_column: str) -> DataFrame:
-    """The ids of `parent` the records name (one column, id_column): the only parent rows a decision
-    looks up, so a daily batch reads a few of the parent table's rows, not all of its ids."""
+    """The ids of `parent` the records name (one column, id_column, repeats kept): the only parent rows a
+    decision looks up."""
     named = [records.where(F.col("entity") == child).select(F.col("fields")[column].alias(id_column))
              for child, links in policy.parents.items() for column, p in links.items() if p == parent]
-    return batch_keys(reduce(DataFrame.unionByName, named).where(F.col(id_column).isNotNull()))
+    return reduce(DataFrame.unionByName, named).where(F.col(id_column).isNotNull())
 
 
 def decide(records: DataFrame, firsts: DataFrame, arrived: dict[str, tuple[str, DataFrame]], entity: str,
