@@ -86,16 +86,16 @@ def _voice(reviews: DataFrame, disputes: DataFrame) -> DataFrame:
     """Per order and role of the party spoken about: reviews and complaints by the counterpart,
     disputes the counterpart opened, disputes closed against the party. The three counts are one union
     summed per key (one shuffle), not two full joins."""
-    zero = F.lit(0).cast("bigint")
     lost_by = F.when(F.col("outcome") == "buyer_favoured", "supplier").when(F.col("outcome") == "supplier_favoured", "buyer")
-    parts = [reviews.select("order_id", _spoken_about(F.col("reviewer_role")).alias("role"), F.lit(1).cast("bigint").alias("reviews"),
-                            F.col("complaint").cast("bigint").alias("complaints"), zero.alias("disputes_against"),
-                            zero.alias("disputes_lost")),
-             disputes.select("order_id", _spoken_about(F.col("opened_by")).alias("role"), zero.alias("reviews"),
-                             zero.alias("complaints"), F.lit(1).cast("bigint").alias("disputes_against"),
-                             zero.alias("disputes_lost")),
-             disputes.where(lost_by.isNotNull()).select("order_id", lost_by.alias("role"), *[zero.alias(c) for c in _VOICE[:3]],
-                                                        F.lit(1).cast("bigint").alias("disputes_lost"))]
+
+    def counts(df: DataFrame, role: Column, **given: Column) -> DataFrame:
+        """(order_id, role, one column per _VOICE count): the given counts, 0 for the others."""
+        return df.select("order_id", role.alias("role"),
+                         *[given.get(c, F.lit(0)).cast("bigint").alias(c) for c in _VOICE])
+    one = F.lit(1)
+    parts = [counts(reviews, _spoken_about(F.col("reviewer_role")), reviews=one, complaints=F.col("complaint")),
+             counts(disputes, _spoken_about(F.col("opened_by")), disputes_against=one),
+             counts(disputes.where(lost_by.isNotNull()), lost_by, disputes_lost=one)]
     return (reduce(DataFrame.unionByName, parts).groupBy("order_id", "role")
             .agg(*[F.sum(c).alias(c) for c in _VOICE]))
 

@@ -11,9 +11,9 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tradematch.keys import batch_keys
 from tradematch.ingest.silver import (LINEAGE, hs_chapter, latest, order_month, rates_changed, to_usd,
                                       touched_by_rates, with_validity)
+from tradematch.keys import batch_keys
 from tradematch.schema import TableSchema
 from tradematch.tables import Tables
 

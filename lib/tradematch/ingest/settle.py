@@ -14,10 +14,10 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tradematch.keys import batch_keys
 from tradematch.ingest.policy import Policy
 from tradematch.ingest.rules import GRACE_OVER, LATER_COPY, MISSING_PARENTS, Scope, judge
 from tradematch.ingest.values import blank
+from tradematch.keys import batch_keys
 from tradematch.schema import TableSchema
 
 ID = ["entity", "batch", "source_file", "record_number"]
