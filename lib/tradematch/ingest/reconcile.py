@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tradematch.ingest.settle import ID
+from tradematch.ingest.values import field
 from tradematch.keys import among_batch_keys
 
 PLACES = ("accepted", "pending", "quarantined", "lost")
@@ -24,7 +25,7 @@ def places(records: DataFrame, quarantine: DataFrame, pending: DataFrame,
     for entity, (table, keys) in current.items():
         names = [f"_k{i}" for i in range(len(keys))]
         rows = records.where(F.col("entity") == entity).select(
-            *ID, *[F.col("fields")[k].alias(n) for k, n in zip(keys, names)])
+            *ID, *[field(k).alias(n) for k, n in zip(keys, names)])
         held = among_batch_keys(table.select(*[F.col(k).cast("string").alias(n) for k, n in zip(keys, names)]),
                                 rows.select(*names), names).distinct()
         found.append(rows.join(held.withColumn("_held", F.lit(True)), names, "left").select(*ID, "_held"))
