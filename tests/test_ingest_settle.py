@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from ingest_fixtures.landing import ORDER, REVIEW
 from tradematch.ingest import settle
 from tradematch.ingest.policy import load_policy
+from tradematch.keys import lookup
 from tradematch.schema import Catalog
 
 D = dt.date.fromisoformat
@@ -28,7 +29,9 @@ def decided(spark, rows, entity, as_of, arrived_orders=()):
     orders = spark.createDataFrame([(o,) for o in arrived_orders], "order_id string")
     arrived = {"orders": ("order_id", settle.arrived_ids("orders", "order_id", orders, [recs])),
                "parties": ("party_id", spark.createDataFrame([("B1",), ("P1",)], "id string"))}
-    out = settle.decide(recs, settle.first_copies(recs, recs), arrived, entity, Catalog().landing(entity),
+    missing = {parent: (column, settle.missing_ids(settle.referenced_ids(recs, load_policy(), parent, column),
+                                                   column, ids)) for parent, (column, ids) in arrived.items()}
+    out = settle.decide(recs, settle.first_copies(recs, recs), missing, entity, Catalog().landing(entity),
                         load_policy(), D(as_of))
     return out.select("batch", "record_number", "outcome", "rule", "waiting_for")
 
@@ -77,3 +80,38 @@ def test_a_decision_looks_up_only_the_parent_ids_its_records_name(spark):
     assert sorted(r.party_id for r in parties.collect()) == ["B1", "B9", "P1"]  # the order's two, the RFQ's one
     orders = settle.referenced_ids(records(spark, rows), load_policy(), "orders", "order_id")
     assert [r.order_id for r in orders.collect()] == ["O1"]  # the review's
+
+
+def test_only_referenced_ids_that_have_not_landed_are_missing(spark):
+    referenced = spark.createDataFrame([("B1",), ("B9",), ("B9",), ("P1",)], "party_id string")
+    arrived = spark.createDataFrame([("B1",), ("P1",), ("P7",)], "id string")
+    assert [r.id for r in settle.missing_ids(referenced, "party_id", arrived).collect()] == ["B9"]
+
+
+def test_only_contents_landed_more_than_once_have_a_first_copy(spark):
+    rows = records(spark, [("orders", "2025-06-02", "a.csv", 1, "same", ORDER),
+                           ("orders", "2025-06-01", "b.csv", 7, "same", ORDER),
+                           ("orders", "2025-06-01", "b.csv", 8, "once", ORDER)])
+    got = settle.first_copies(rows, rows).select("record_hash", "_first.*")
+    expected = spark.createDataFrame([("same", D("2025-06-01"), "b.csv", 7)],
+                                     "record_hash string, batch date, source_file string, record_number bigint")
+    assert_df_equality(got, expected, ignore_nullable=True)
+
+
+def test_a_decision_looks_up_copies_and_missing_parents_without_shuffling_its_records(spark):
+    before = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")  # only lookup()'s hint may broadcast
+    try:
+        recs = records(spark, [("reviews", "2025-06-01", "r.json", 1, "h1", REVIEW),
+                               ("reviews", "2025-06-01", "r.json", 2, "h1", REVIEW)])
+        none = spark.createDataFrame([], "id string")
+        missing = {p: (c, lookup(settle.missing_ids(settle.referenced_ids(recs, load_policy(), p, c), c, none)))
+                   for p, c in (("orders", "order_id"), ("parties", "party_id"))}
+        out = settle.decide(recs, lookup(settle.first_copies(recs, recs)), missing, "reviews",
+                            Catalog().landing("reviews"), load_policy(), D("2025-06-01"))
+        plan = out._jdf.queryExecution().executedPlan().toString()
+        assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan
+        assert sorted((r.record_number, r.outcome, r.rule) for r in out.collect()) == [
+            (1, "pending", None), (2, "quarantined", "duplicate_record")]
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", before)

@@ -30,6 +30,13 @@ def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame
     return _broadcast(keys) if _few(keys, max_rows) else keys.distinct()
 
 
+def lookup(rows: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
+    """A narrow table that a big frame looks values up in, computed once (checkpointed): hinted for
+    broadcast when it has few rows, so the big frame is joined where it lies instead of being shuffled."""
+    kept = rows.localCheckpoint()
+    return F.broadcast(kept) if _few(kept, max_rows) else kept
+
+
 def among_batch_keys(table: DataFrame, keys: DataFrame, on: list[str],
                      max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
     """The table's rows whose `on` columns are among the batch's keys when these are few; the whole table

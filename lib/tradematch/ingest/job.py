@@ -23,7 +23,7 @@ from tradematch.ingest.policy import Policy, load_policy
 from tradematch.ingest.publish import publish_accepted
 from tradematch.ingest.reconcile import PLACES, places
 from tradematch.ingest.silver import typed
-from tradematch.keys import among_batch_keys
+from tradematch.keys import among_batch_keys, lookup
 from tradematch.lake import LakeError
 from tradematch.landing import ENTITIES, REQUIRED
 from tradematch.quality import QualityGateFailed
@@ -123,23 +123,19 @@ def _append_bronze(ctx, files: list[bronze.LandedFile], columns: dict, landing: 
 
 def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarantine: DataFrame,
             landing: dict[str, TableSchema], policy: Policy, as_of: dt.date) -> DataFrame:
-    """Every record's outcome. The earliest copies and the arrived parent ids are computed once and kept:
-    each entity's decision joins them, and recomputing them per entity rescanned bronze each time."""
+    """Every record's outcome. What a decision looks up beyond the record (the contents landed more than
+    once, the parent ids not landed) is computed once, narrow and small, so the records are never shuffled."""
     tables = ctx.tables
-    firsts = settle.first_copies(raw, records).persist(StorageLevel.MEMORY_AND_DISK)
-    arrived = {}
+    firsts = lookup(settle.first_copies(raw, records))
+    missing = {}
     for parent in {p for links in policy.parents.values() for p in links.values()}:
         id_column = tables.schema(parent).keys[0]  # the silver table of an entity is named like it
-        current = among_batch_keys(tables.read(parent), settle.referenced_ids(records, policy, parent, id_column),
-                                   [id_column])  # a daily batch reads a few of the parent's rows, not all
-        arrived[parent] = (id_column, settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
-                           .persist(StorageLevel.MEMORY_AND_DISK))
-    try:
-        frames = [settle.decide(records, firsts, arrived, e, landing[e], policy, as_of) for e in _entities(records)]
-        return reduce(DataFrame.unionByName, frames).localCheckpoint()
-    finally:
-        for kept in [firsts, *(ids for _, ids in arrived.values())]:
-            kept.unpersist()
+        referenced = settle.referenced_ids(records, policy, parent, id_column)
+        current = among_batch_keys(tables.read(parent), referenced, [id_column])  # a daily batch: a few rows
+        arrived = settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
+        missing[parent] = (id_column, lookup(settle.missing_ids(referenced, id_column, arrived)))
+    frames = [settle.decide(records, firsts, missing, e, landing[e], policy, as_of) for e in _entities(records)]
+    return reduce(DataFrame.unionByName, frames).localCheckpoint()
 
 
 def _entities(df: DataFrame, outcome: str | None = None) -> list[str]:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import reduce
+from typing import Callable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tradematch.ingest.policy import Policy
 from tradematch.ingest.rules import GRACE_OVER, LATER_COPY, MISSING_PARENTS, Scope, judge
-from tradematch.ingest.values import blank
-from tradematch.keys import batch_keys
+from tradematch.ingest.values import blank, field
+from tradematch.keys import among_batch_keys, batch_keys, lookup
 from tradematch.schema import TableSchema
 
 ID = ["entity", "batch", "source_file", "record_number"]
@@ -28,59 +29,88 @@ ACCEPTED, PENDING, QUARANTINED = "accepted", "pending", "quarantined"
 
 def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quarantine: DataFrame,
              replay: bool) -> DataFrame:
-    """The records to decide this run, with where they were (`previous`) and since when quarantined."""
-    new = bronze.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi")
+    """The records to decide this run, with where they were (`previous`) and since when quarantined.
+
+    The new records are bronze's rows of the unsettled batches, unique by position, and they are never
+    shuffled: a history batch is millions of wide rows. The other records (older copies, pending, retried
+    orphans) are few and may name the same position, so only they are de-duplicated, and any of them in an
+    unsettled batch is already among the new ones. A new record was held before only when a run stopped
+    after writing pending or quarantine but before settling its batch: those few rows are looked up."""
+    new = bronze.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi").select(*RECORD)
     hashes = batch_keys(new.where(F.col("raw_record").isNull()).select("entity", "record_hash"))
     older_copies = (bronze.where(F.col("raw_record").isNull()).select(*ID, "record_hash")
                     .join(F.broadcast(unsettled), ["entity", "batch"], "left_anti")
                     .join(hashes, ["entity", "record_hash"], "left_semi").select(*ID))
     retried = quarantine if replay else quarantine.where(F.array_contains("rules", "orphan_reference"))
-    records = reduce(DataFrame.unionByName, [
-        new.select(*RECORD),
+    others = (reduce(DataFrame.unionByName, [
         bronze.join(F.broadcast(older_copies), ID, "left_semi").select(*RECORD),  # few: prunes bronze's partitions
         pending.select(*ID, "record_hash", F.lit(None).cast("string").alias("raw_record"), "fields"),
-        retried.select(*RECORD)]).dropDuplicates(ID)
-    return (records
-            .join(quarantine.select(*ID, F.lit(QUARANTINED).alias("_q"), "quarantined_at"), ID, "left")
-            .join(pending.select(*ID, F.lit(PENDING).alias("_p")), ID, "left")
-            .withColumn("previous", F.coalesce("_q", "_p")).drop("_q", "_p"))
+        retried.select(*RECORD)])
+        .join(F.broadcast(unsettled), ["entity", "batch"], "left_anti").dropDuplicates(ID))
+    in_unsettled = lambda df: df.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi")  # noqa: E731
+    return (new.transform(_held_before(lookup(in_unsettled(quarantine).select(*ID, "quarantined_at")),
+                                       lookup(in_unsettled(pending).select(*ID))))
+            .unionByName(others.transform(_held_before(quarantine.select(*ID, "quarantined_at"),
+                                                        pending.select(*ID)))))
+
+
+def _held_before(quarantined: DataFrame, pending: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Add previous (quarantined, pending or null) and quarantined_at from the held rows' positions."""
+    def apply(records: DataFrame) -> DataFrame:
+        return (records.join(quarantined.withColumn("_q", F.lit(QUARANTINED)), ID, "left")
+                .join(pending.withColumn("_p", F.lit(PENDING)), ID, "left")
+                .withColumn("previous", F.coalesce("_q", "_p")).drop("_q", "_p"))
+    return apply
 
 
 def first_copies(bronze: DataFrame, records: DataFrame) -> DataFrame:
-    """(entity, record_hash, first): the earliest landed position of each content among the records."""
-    hashes = batch_keys(records.where(F.col("raw_record").isNull()).select("entity", "record_hash"))
-    return (bronze.where(F.col("raw_record").isNull()).join(hashes, ["entity", "record_hash"], "left_semi")
-            .groupBy("entity", "record_hash").agg(F.min(F.struct(*POSITION)).alias("_first")))
+    """(entity, record_hash, _first): the earliest landed position of each content among the records that
+    landed more than once. A content landed once is its own first copy, so the table holds only the few
+    copied ones: a decision looks them up without shuffling its records."""
+    positions = bronze.where(F.col("raw_record").isNull()).select("entity", "record_hash", *POSITION)
+    return (among_batch_keys(positions, records.where(F.col("raw_record").isNull()).select("entity", "record_hash"),
+                             ["entity", "record_hash"])
+            .groupBy("entity", "record_hash").agg(F.min(F.struct(*POSITION)).alias("_first"),
+                                                  F.count("*").alias("_copies"))
+            .where(F.col("_copies") > 1).drop("_copies"))
 
 
 def arrived_ids(entity: str, id_column: str, current: DataFrame, others: list[DataFrame]) -> DataFrame:
     """Ids of an entity that have landed, whatever became of them: in silver, pending, quarantine or this run."""
-    landed = [o.where(F.col("entity") == entity).select(F.col("fields")[id_column].alias("id")) for o in others]
+    landed = [o.where(F.col("entity") == entity).select(field(id_column).alias("id")) for o in others]
     return reduce(DataFrame.unionByName, [current.select(F.col(id_column).alias("id")), *landed]).distinct()
+
+
+def missing_ids(referenced: DataFrame, id_column: str, arrived: DataFrame) -> DataFrame:
+    """(id): the ids the records name (referenced_ids) that have not landed (arrived_ids). Orphans are
+    few, so a decision looks these up instead of joining its records with every arrived id."""
+    return referenced.select(F.col(id_column).alias("id")).distinct().join(arrived, "id", "left_anti")
 
 
 def referenced_ids(records: DataFrame, policy: Policy, parent: str, id_column: str) -> DataFrame:
     """The ids of `parent` the records name (one column, id_column, repeats kept): the only parent rows a
     decision looks up."""
-    named = [records.where(F.col("entity") == child).select(F.col("fields")[column].alias(id_column))
+    named = [records.where(F.col("entity") == child).select(field(column).alias(id_column))
              for child, links in policy.parents.items() for column, p in links.items() if p == parent]
     return reduce(DataFrame.unionByName, named).where(F.col(id_column).isNotNull())
 
 
-def decide(records: DataFrame, firsts: DataFrame, arrived: dict[str, tuple[str, DataFrame]], entity: str,
+def decide(records: DataFrame, firsts: DataFrame, missing_parents: dict[str, tuple[str, DataFrame]], entity: str,
            landing: TableSchema, policy: Policy, as_of: dt.date) -> DataFrame:
-    """One entity's records with their rules broken, missing parents and outcome."""
+    """One entity's records with their rules broken, missing parents and outcome. firsts: first_copies;
+    missing_parents: parent entity -> (its id column, missing_ids), both small lookups."""
     scope = Scope(entity, landing, policy)
     rows = (records.where(F.col("entity") == entity)
-            .select("*", *[F.col("fields")[c].alias(c) for c in landing.columns])
+            .select("*", *[field(c).alias(c) for c in landing.columns])
             .join(firsts, ["entity", "record_hash"], "left")
-            .withColumn(LATER_COPY, F.col("raw_record").isNull() & (F.col("_first") != F.struct(*POSITION))))
+            .withColumn(LATER_COPY, F.col("raw_record").isNull() & F.col("_first").isNotNull()
+                        & (F.col("_first") != F.struct(*POSITION))))
     missing = []
     for column, parent in policy.parents.get(entity, {}).items():
-        id_column, ids = arrived[parent]
-        found = f"_found_{column}"
-        rows = rows.join(ids.select(F.col("id").alias(found)), F.col(f"`{column}`") == F.col(found), "left")
-        missing.append(F.when(~blank(column) & F.col(found).isNull(),
+        id_column, ids = missing_parents[parent]
+        absent = f"_absent_{column}"
+        rows = rows.join(ids.select(F.col("id").alias(absent)), F.col(f"`{column}`") == F.col(absent), "left")
+        missing.append(F.when(~blank(column) & F.col(absent).isNotNull(),
                               F.concat(F.lit(f"{parent}.{id_column}="), F.col(f"`{column}`"))))
     rows = (rows.withColumn(MISSING_PARENTS, F.filter(F.array(*missing), lambda m: m.isNotNull()) if missing
                             else F.array().cast("array<string>"))
