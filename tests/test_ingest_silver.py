@@ -63,3 +63,12 @@ def test_usd_uses_the_latest_rate_on_or_before_the_date(spark):
     got = orders.transform(to_usd(fx, "amount", "currency", "day", "usd")).select("id", "usd")
     usd = [("a", None), ("b", "14.00"), ("c", "14.00"), ("d", "15.00"), ("e", "100.00"), ("f", "11.00")]
     same(got, spark.createDataFrame([(i, Decimal(u) if u else None) for i, u in usd], "id string, usd decimal(18,2)"))
+
+
+def test_pricing_reads_the_rows_it_prices_once(spark):
+    """The rates come from a calendar of fx alone: the rows are not computed again to find their days."""
+    fx = spark.createDataFrame([(D("2025-03-01"), "CNY", 0.14)], "rate_date date, currency string, usd_per_unit double")
+    orders = spark.createDataFrame([("a", Decimal("1.00"), "CNY", D("2025-03-02"))],
+                                   "id string, amount decimal(18,2), currency string, day date")
+    plan = orders.transform(to_usd(fx, "amount", "currency", "day", "usd"))._jdf.queryExecution().optimizedPlan()
+    assert plan.toString().count("LogicalRDD [id#") == 1

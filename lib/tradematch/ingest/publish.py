@@ -55,7 +55,7 @@ def _merge_latest(tables: Tables, table: str, cand: DataFrame, newest_first: lis
     touched = batch_keys(cand.select(*keys) if refresh is None
                          else cand.select(*keys).unionByName(refresh.select(*keys)))
     rows = (current.join(touched, keys, "left_semi").select(*cand.columns).unionByName(cand)
-            .transform(latest(keys, newest_first)))
+            .repartition(*keys).transform(latest(keys, newest_first)))  # one shuffle for both windows
     rows = rows.transform(derive) if derive else rows
     if not rows.isEmpty():
         tables.publish(table, rows, "merge")
@@ -82,7 +82,9 @@ def _orders(tables: Tables, cand: DataFrame | None, landing: TableSchema, change
     touched = batch_keys(reduce(DataFrame.unionByName, ids))
     known = history.join(touched, "order_id", "left_semi").select(*base)
     rows = (known.unionByName(versions) if versions is not None else known)
-    rows = (rows.transform(latest(["order_id", "valid_from"], [])).transform(with_validity).transform(hs_chapter)
+    # clustered by order once: every window below partitions by keys that hold order_id
+    rows = (rows.repartition("order_id").transform(latest(["order_id", "valid_from"], [])).transform(with_validity)
+            .transform(hs_chapter)
             .transform(order_month)
             .transform(to_usd(tables.read("fx_rates"), "amount", "currency", "order_date", "amount_usd")))
     if touched.isEmpty():  # no new version and no order a new rate re-prices

@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from tradematch.ingest.values import parse
+from tradematch.ingest.values import field, parse
 from tradematch.schema import TableSchema
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -24,7 +24,7 @@ LINEAGE = ["batch", "record_hash"]
 def typed(landing: TableSchema) -> Transform:
     """Text fields -> the landing schema's types, plus lineage (batch, record_hash)."""
     def apply(df: DataFrame) -> DataFrame:
-        text = df.select(*[F.col("fields")[c].alias(c) for c in landing.columns], *LINEAGE)
+        text = df.select(*[field(c).alias(c) for c in landing.columns], *LINEAGE)
         return text.select(*[parse(f.name, f.dataType).alias(f.name) for f in landing.struct.fields], *LINEAGE)
     return apply
 
@@ -57,22 +57,26 @@ def order_month(df: DataFrame) -> DataFrame:
 def to_usd(fx: DataFrame, amount: str, currency: str, day: str, out: str) -> Transform:
     """out = amount in USD at the latest rate of its currency on or before `day` (USD is 1; null when unknown).
 
-    The rates wanted are put on each currency's timeline of known rates and take the last one before
-    them: a sort per currency instead of a range join.
+    The rates are laid out as a calendar: a row per currency and day from its first known rate to its
+    last, holding the latest rate on or before that day; a day after the last takes the last. The calendar
+    grows with currencies and days, not with the rows priced, so it is broadcast: the rows are neither
+    shuffled nor computed a second time to find the days they need.
     """
     def apply(df: DataFrame) -> DataFrame:
-        wanted = (df.where(F.col(currency) != "USD").select(F.col(currency).alias("_c"), F.col(day).alias("_d"))
-                  .distinct().withColumn("_rate", F.lit(None).cast("double")).withColumn("_wanted", F.lit(True)))
         known = fx.select(F.col("currency").alias("_c"), F.col("rate_date").alias("_d"),
-                          F.col("usd_per_unit").alias("_rate"), F.lit(False).alias("_wanted"))
-        line = (Window.partitionBy("_c").orderBy("_d", "_wanted")
-                .rowsBetween(Window.unboundedPreceding, Window.currentRow))
-        rates = (known.unionByName(wanted).withColumn("_rate", F.last("_rate", ignorenulls=True).over(line))
-                 .where("_wanted").drop("_wanted"))
-        joined = df.join(F.broadcast(rates), (F.col(currency) == F.col("_c")) & (F.col(day) == F.col("_d")), "left")
+                          F.col("usd_per_unit").alias("_rate"))
+        spans = known.groupBy("_c").agg(F.min("_d").alias("_first"), F.max("_d").alias("_last"))
+        line = Window.partitionBy("_c").orderBy("_d").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+        calendar = (spans.select("_c", F.explode(F.sequence("_first", "_last")).alias("_d"))
+                    .join(known, ["_c", "_d"], "left")
+                    .select("_c", "_d", F.last("_rate", ignorenulls=True).over(line).alias("_rate")))
+        on_day = F.least(F.col(day), F.col("_last"))
+        joined = (df.join(F.broadcast(spans.select(F.col("_c").alias("_lc"), "_last")),
+                          F.col(currency) == F.col("_lc"), "left")
+                  .join(F.broadcast(calendar), (F.col(currency) == F.col("_c")) & (on_day == F.col("_d")), "left"))
         rate = F.when(F.col(currency) == "USD", F.lit(1.0)).otherwise(F.col("_rate"))
         usd = F.round(F.col(amount).cast("double") * rate, 2).try_cast("decimal(18,2)")
-        return joined.withColumn(out, usd).drop("_c", "_d", "_rate")
+        return joined.withColumn(out, usd).drop("_lc", "_last", "_c", "_d", "_rate")
     return apply
 
 
