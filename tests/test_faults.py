@@ -37,7 +37,7 @@ OUTSIDE = "SIGKILL from outside"
 FAULTS = [
     ("ingest", "commit.bronze_records", "a bronze append: data files written, no Delta commit"),
     ("ingest", "ingest.bronze_done", "between bronze and silver"),
-    ("ingest", "commit.parties", "a silver MERGE"),
+    ("ingest", "commit.parties", "a silver commit (the first load of parties: an append)"),
     ("ingest", None, "nothing: two runs at once, one stops on the run lock"),
     ("history", "staged.party_market_monthly", "after staging and validation, before the publish"),
     ("history", "commit.job_runs", "the job_runs row of a finished job"),

@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -39,6 +40,17 @@ def test_merge_upserts_on_the_keys(tables):
     tables.merge("widget_scores", scores(tables, [(D1, "b", 0.5, "gold"), (D1, "c", 0.3, None)]))
     expected = scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.5, "gold"), (D1, "c", 0.3, None)])
     assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
+
+
+def test_a_merge_into_an_empty_table_is_an_append_of_the_same_rows(tables):
+    rows = scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "silver"), (D2, "c", 0.3, None)])
+    tables.merge("widget_scores", rows.repartition(3))
+    operation = tables.spark.sql(f"DESCRIBE HISTORY delta.`{tables.path('widget_scores')}` LIMIT 1").head().operation
+    assert operation == "WRITE"  # a first load has nothing to match: no MERGE join and rewrite
+    assert_df_equality(read_all(tables), rows, ignore_row_order=True, ignore_metadata=True)
+    assert len(list(Path(tables.path("widget_scores")).rglob("*.parquet"))) == 2  # a file per as_of, as MERGE
+    tables.merge("widget_scores", scores(tables, [(D1, "b", 0.5, "gold")]))
+    assert sorted((r.widget_id, r.score) for r in read_all(tables).collect()) == [("a", 0.1), ("b", 0.5), ("c", 0.3)]
 
 
 def test_replace_rewrites_only_its_own_as_of(tables):
