@@ -193,16 +193,15 @@ class Tables:
         return version
 
     def _write(self, name: str, path: str, df: DataFrame, mode: str, where: str | None) -> None:
-        keys = self.schema(name).keys
-        if mode == "merge" and not keys:
-            raise SchemaError(f"{self.schema(name).file} names no keys, so {name} cannot be merged")
+        schema = self.schema(name)
+        if mode == "merge" and not schema.keys:
+            raise SchemaError(f"{schema.file} names no keys, so {name} cannot be merged")
         if mode == "merge" and self._snapshot(name).numOfFiles() == 0:
             # a first load has nothing to match, yet MERGE would join and rewrite it all: an append writes
             # the same rows, one file per partition as MERGE does
-            partitions = self.schema(name).partition_by
-            mode, df = "append", df.repartition(*partitions) if partitions else df
+            mode, df = "append", df.repartition(*schema.partition_by) if schema.partition_by else df
         if mode == "merge":
-            cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+            cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in schema.keys)
             (DeltaTable.forPath(self.spark, path).alias("t").merge(df.alias("s"), cond)
              .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
         else:

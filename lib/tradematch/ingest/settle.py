@@ -36,20 +36,20 @@ def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quaran
     orphans) are few and may name the same position, so only they are de-duplicated, and any of them in an
     unsettled batch is already among the new ones. A new record was held before only when a run stopped
     after writing pending or quarantine but before settling its batch: those few rows are looked up."""
-    new = bronze.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi").select(*RECORD)
+    def within(df: DataFrame, how: str = "left_semi") -> DataFrame:  # "left_anti": rows of other batches
+        return df.join(F.broadcast(unsettled), ["entity", "batch"], how)
+
+    new = within(bronze).select(*RECORD)
     hashes = batch_keys(new.where(F.col("raw_record").isNull()).select("entity", "record_hash"))
-    older_copies = (bronze.where(F.col("raw_record").isNull()).select(*ID, "record_hash")
-                    .join(F.broadcast(unsettled), ["entity", "batch"], "left_anti")
+    older_copies = (within(bronze.where(F.col("raw_record").isNull()).select(*ID, "record_hash"), "left_anti")
                     .join(hashes, ["entity", "record_hash"], "left_semi").select(*ID))
     retried = quarantine if replay else quarantine.where(F.array_contains("rules", "orphan_reference"))
-    others = (reduce(DataFrame.unionByName, [
+    others = within(reduce(DataFrame.unionByName, [
         bronze.join(F.broadcast(older_copies), ID, "left_semi").select(*RECORD),  # few: prunes bronze's partitions
         pending.select(*ID, "record_hash", F.lit(None).cast("string").alias("raw_record"), "fields"),
-        retried.select(*RECORD)])
-        .join(F.broadcast(unsettled), ["entity", "batch"], "left_anti").dropDuplicates(ID))
-    in_unsettled = lambda df: df.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi")  # noqa: E731
-    return (new.transform(_held_before(lookup(in_unsettled(quarantine).select(*ID, "quarantined_at")),
-                                       lookup(in_unsettled(pending).select(*ID))))
+        retried.select(*RECORD)]), "left_anti").dropDuplicates(ID)
+    return (new.transform(_held_before(lookup(within(quarantine).select(*ID, "quarantined_at")),
+                                       lookup(within(pending).select(*ID))))
             .unionByName(others.transform(_held_before(quarantine.select(*ID, "quarantined_at"),
                                                         pending.select(*ID)))))
 
