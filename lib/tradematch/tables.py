@@ -57,14 +57,18 @@ class Tables:
         """The table's current Delta snapshot (JVM), read from its log on the driver. Version, schema and
         protocol come from it without the Spark jobs that history() and detail() run (0.1-0.5 s each,
         and a job asks dozens of times): the internal DeltaLog API of the pinned delta-spark."""
+        return self._log_and_snapshot(name)._2()
+
+    def _log_and_snapshot(self, name: str):
+        """(DeltaLog, current Snapshot) of the table, a Scala tuple from the JVM."""
         delta_log = self.spark._jvm.org.apache.spark.sql.delta.DeltaLog
-        return delta_log.forTableWithSnapshot(self.spark._jsparkSession, self.path(name))._2()
+        return delta_log.forTableWithSnapshot(self.spark._jsparkSession, self.path(name))
 
     def _newest(self, name: str) -> tuple[int, dict]:
         """(version, Delta's operation metrics) of the table's newest commit, read from its one commit file
         on the driver: history(1) lists the log and runs a Spark job for it (0.15 s, after every write)."""
         jvm = self.spark._jvm
-        found = jvm.org.apache.spark.sql.delta.DeltaLog.forTableWithSnapshot(self.spark._jsparkSession, self.path(name))
+        found = self._log_and_snapshot(name)
         delta_log, version = found._1(), found._2().version()
         commit = jvm.org.apache.spark.sql.delta.util.FileNames.unsafeDeltaFile(delta_log.logPath(), version)
         info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(
