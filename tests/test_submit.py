@@ -40,7 +40,7 @@ from tradematch.spark import DELTA_CATALOG, DELTA_EXTENSION
 from tradematch.submit import command, delta_package
 from tradematch.tables import PROTOCOL, Tables
 
-from conftest import BACKGROUND_PRIORITY, TEST_SPARK
+from conftest import BACKGROUND_JVM, BACKGROUND_PRIORITY, SHORT_JVM, TEST_SPARK
 from lakes import assert_same_table
 
 AS_OF = dt.date(2026, 11, 20)
@@ -111,7 +111,8 @@ class ClusterRun:
         shutil.copytree(world.path("landing"), self.lake.path("landing"))
 
     def run(self) -> tuple:
-        options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("master=")] + ["--set=spark.driver.memory=2g"]
+        options = [f"--set={s}" for s in TEST_SPARK if not s.startswith("master=")] + [
+            "--set=spark.driver.memory=2g", f"--set={BACKGROUND_JVM}", f"--set=spark.executor.extraJavaOptions={SHORT_JVM}"]
         # The executors run this interpreter (the workers are this machine) with the package from the wheel.
         env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable}
         with standalone_cluster(self.root, self.procs) as (master, ui):
