@@ -44,7 +44,8 @@ BACKGROUND = ("test_faults.py", "test_submit.py")
 # process itself), and their short-lived JVMs (drivers, the cluster's executors) compile with C1 only: C2
 # spent half the CPU of that ingest compiling code the run was over before it paid back (measured 117 -> 94
 # CPU seconds, wall +5%), and collect with the serial collector (a 2g heap, no concurrent GC threads).
-# Measured 2026-12-04: the background runs took 1,600 CPU seconds (26 min alone), the suite 47 min.
+# Measured 2026-12-04: the background runs took 1,600 CPU seconds (26 min alone) and the suite 47 min while
+# the cluster's JVMs used C2; with them on C1 too, 1,000 CPU seconds and a 40-minute fresh-clone CI.
 BACKGROUND_PRIORITY = ["nice", "-n", "10"]
 SHORT_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 BACKGROUND_JVM = f"spark.driver.extraJavaOptions={SHORT_JVM}"
