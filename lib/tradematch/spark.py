@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import lru_cache
 
+from py4j.java_gateway import java_import
 from pyspark.sql import SparkSession
 
 from tradematch.settings import Settings, SettingsError
@@ -56,3 +58,15 @@ def get_spark(settings: Settings, app_name: str = "tradematch") -> SparkSession:
     spark.sparkContext.setLogLevel(settings.log_level)
     log.info("spark %s master=%s", spark.version, spark.sparkContext.master)
     return spark
+
+
+def jvm_class(spark: SparkSession, name: str):
+    """A JVM class by its full name. py4j resolves `spark._jvm.a.b.C` one segment at a time, each a failed
+    class lookup over Spark's jars (5 ms); an imported short name resolves in 0.4 ms."""
+    return getattr(spark._jvm, _imported(spark._jvm, name))
+
+
+@lru_cache(maxsize=64)
+def _imported(jvm, name: str) -> str:
+    java_import(jvm, name)
+    return name.rsplit(".", 1)[1]

@@ -20,6 +20,7 @@ from tradematch import faults, quality
 from tradematch.lake import Lake
 from tradematch.runs import JobRun
 from tradematch.schema import Catalog, SchemaError, TableSchema, addable_columns, describe_difference
+from tradematch.spark import jvm_class
 
 log = logging.getLogger(__name__)
 MODES = ("append", "overwrite", "replace", "merge")
@@ -61,20 +62,20 @@ class Tables:
 
     def _log_and_snapshot(self, name: str):
         """(DeltaLog, current Snapshot) of the table, a Scala tuple from the JVM."""
-        delta_log = self.spark._jvm.org.apache.spark.sql.delta.DeltaLog
+        delta_log = jvm_class(self.spark, "org.apache.spark.sql.delta.DeltaLog")
         return delta_log.forTableWithSnapshot(self.spark._jsparkSession, self.path(name))
 
     def _newest(self, name: str) -> tuple[int, dict]:
         """(version, Delta's operation metrics) of the table's newest commit, read from its one commit file
         on the driver: history(1) lists the log and runs a Spark job for it (0.15 s, after every write)."""
-        jvm = self.spark._jvm
         found = self._log_and_snapshot(name)
         delta_log, version = found._1(), found._2().version()
-        commit = jvm.org.apache.spark.sql.delta.util.FileNames.unsafeDeltaFile(delta_log.logPath(), version)
-        info = jvm.org.apache.spark.sql.delta.DeltaHistoryManager.getCommitInfoOpt(
+        names = jvm_class(self.spark, "org.apache.spark.sql.delta.util.FileNames")
+        commit = names.unsafeDeltaFile(delta_log.logPath(), version)
+        info = jvm_class(self.spark, "org.apache.spark.sql.delta.DeltaHistoryManager").getCommitInfoOpt(
             delta_log.store(), commit, delta_log.newDeltaHadoopConf())
         metrics = info.get().operationMetrics() if info.isDefined() else None
-        as_java = jvm.scala.jdk.javaapi.CollectionConverters.asJava
+        as_java = jvm_class(self.spark, "scala.jdk.javaapi.CollectionConverters").asJava
         return int(version), dict(as_java(metrics.get())) if metrics is not None and metrics.isDefined() else {}
 
     def _last_commit(self, name: str) -> tuple[int, int, int, int]:
@@ -171,7 +172,12 @@ class Tables:
         return (day, snapshots.where(F.col("as_of") == F.lit(day))) if day is not None else (None, None)
 
     def rows(self, name: str, records: list[dict]) -> DataFrame:
-        return self.spark.createDataFrame(records, self.schema(name).struct)
+        """A few rows made on the driver (ledger rows, hand-made test rows) as one literal array: Spark
+        plans it as a local relation, where createDataFrame ran a Python worker at every action on it
+        (a one-row dq_results append 0.8 s -> 0.45 s)."""
+        struct = self.schema(name).struct
+        rows = F.array(*[_literal(r, struct) for r in records]).cast(T.ArrayType(struct))
+        return self.spark.range(1).select(F.inline(rows))
 
     # -- writing without a gate (bronze, ledgers) --------------------------------------------------
     def append(self, name: str, df: DataFrame) -> int:
@@ -317,6 +323,20 @@ class Tables:
         run_id, job = (self.run.run_id, self.run.job) if self.run else ("adhoc", "adhoc")
         self._commit("dq_results", self.rows("dq_results", [quality.dq_row(outcome, name, version, run_id, job)]),
                      "append", rows=1)
+
+
+def _literal(value, dtype: T.DataType):
+    """A Python value (a dict for a struct) as a Column of the given type; a missing key is null."""
+    if value is None:
+        return F.lit(None).cast(dtype)
+    if isinstance(dtype, T.StructType):
+        return F.struct(*[_literal(value.get(f.name), f.dataType).alias(f.name) for f in dtype.fields])
+    if isinstance(dtype, T.ArrayType):
+        return F.array(*[_literal(v, dtype.elementType) for v in value]).cast(dtype)
+    if isinstance(dtype, T.MapType):
+        return F.create_map(*[c for k, v in value.items()
+                              for c in (_literal(k, dtype.keyType), _literal(v, dtype.valueType))]).cast(dtype)
+    return F.lit(value).cast(dtype)
 
 
 def _sql_str(text: str) -> str:
