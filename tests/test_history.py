@@ -114,6 +114,15 @@ def test_monthly_shuffles_the_party_rows_once_by_party_and_role(spark):
     assert len(shuffles) == 1 and "hashpartitioning(party_id#" in shuffles[0] and ", role#" in shuffles[0], shuffles
 
 
+def test_party_orders_read_the_orders_once_and_split_them_into_roles_after_the_voice_join(spark):
+    orders, disputes, reviews = _story(spark)
+    rows = orders.transform(history.orders_as_of(D("2026-03-31"))).transform(history.party_orders(reviews, disputes))
+    lines = rows._jdf.queryExecution().executedPlan().toString().splitlines()  # not run yet: the initial plan
+    order_scans = [line for line in lines if "Scan" in line and "valid_from#" in line]
+    split, join = (next(i for i, line in enumerate(lines) if word in line) for word in ("Generate inline", "Join"))
+    assert len(order_scans) == 1 and split < join, "\n".join(lines)  # a parent prints above its child
+
+
 def test_an_as_of_run_ignores_orders_placed_after_it(spark):
     orders, disputes, reviews = _story(spark)
     before_o3 = history.build(orders, disputes, reviews, D("2026-02-09"), LOOKBACK)

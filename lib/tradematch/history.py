@@ -83,9 +83,10 @@ def _spoken_about(by: Column) -> Column:
 
 
 def _voice(reviews: DataFrame, disputes: DataFrame) -> DataFrame:
-    """Per order and role of the party spoken about: reviews and complaints by the counterpart,
-    disputes the counterpart opened, disputes closed against the party. The three counts are one union
-    summed per key (one shuffle), not two full joins."""
+    """One row per order with, for each role (`<role>_<count>` columns, null for none), the reviews and
+    complaints by its counterpart, disputes the counterpart opened and disputes closed against it. The three
+    sources are one union summed per order (one shuffle), and the orders join it once, before they split
+    into their two roles."""
     lost_by = F.when(F.col("outcome") == "buyer_favoured", "supplier").when(F.col("outcome") == "supplier_favoured", "buyer")
 
     def counts(df: DataFrame, role: Column, **given: Column) -> DataFrame:
@@ -96,22 +97,25 @@ def _voice(reviews: DataFrame, disputes: DataFrame) -> DataFrame:
     parts = [counts(reviews, _spoken_about(F.col("reviewer_role")), reviews=one, complaints=F.col("complaint")),
              counts(disputes, _spoken_about(F.col("opened_by")), disputes_against=one),
              counts(disputes.where(lost_by.isNotNull()), lost_by, disputes_lost=one)]
-    return (reduce(DataFrame.unionByName, parts).groupBy("order_id", "role")
-            .agg(*[F.sum(c).alias(c) for c in _VOICE]))
+    return (reduce(DataFrame.unionByName, parts).groupBy("order_id")
+            .agg(*[F.sum(F.when(F.col("role") == role, F.col(c))).alias(f"{role}_{c}") for role in _SIDE for c in _VOICE]))
 
 
 def party_orders(reviews: DataFrame, disputes: DataFrame) -> Callable[[DataFrame], DataFrame]:
     """Orders as known at the as-of -> two rows per order, one per role, with the party, counterpart,
-    market, HS chapter, month and every per-order count (0/1 flags and the counterpart's voice)."""
+    market, HS chapter, month and every per-order count (0/1 flags and the counterpart's voice). The
+    orders are read once and joined to their voice once: the roles split after the join (inline)."""
+    def side(role: str, party: str, other: str, market: str) -> Column:
+        return F.struct(F.lit(role).alias("role"), F.col(party).alias("party_id"), F.col(other).alias("counterpart_id"),
+                        F.col(market).alias("market"),
+                        *[F.coalesce(F.col(f"{role}_{c}"), F.lit(0)).alias(c) for c in _VOICE])
+
     def per_role(orders: DataFrame) -> DataFrame:
         flags = [F.coalesce(c(), F.lit(False)).cast("int").alias(n) for n, c in _ORDER_COUNTS.items()]
-        sides = [orders.select(F.lit(role).alias("role"), F.col(party).alias("party_id"),
-                               F.col(other).alias("counterpart_id"), F.col(market).alias("market"), "hs_chapter",
-                               F.trunc("order_date", "month").alias("month"), "order_id",
-                               F.coalesce("amount_usd", F.lit(0)).alias("gmv_usd"), *flags)
-                 for role, (party, other, market) in _SIDE.items()]
-        return (reduce(DataFrame.unionByName, sides)
-                .join(_voice(reviews, disputes), ["order_id", "role"], "left").fillna(0, _VOICE))
+        return (orders.join(_voice(reviews, disputes), "order_id", "left")
+                .select("hs_chapter", F.trunc("order_date", "month").alias("month"), "order_id",
+                        F.coalesce("amount_usd", F.lit(0)).alias("gmv_usd"), *flags,
+                        F.inline(F.array(*[side(role, *cols) for role, cols in _SIDE.items()]))))
     return per_role
 
 

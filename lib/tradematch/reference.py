@@ -89,7 +89,8 @@ disputes_as_of AS (
 reviews_as_of AS (
     SELECT order_id, reviewer_role, complaint FROM reviews WHERE created_on <= {day}
 ),
--- the counterpart's voice per order and role of the party spoken about (history._voice): the full join
+-- the counterpart's voice per order and role of the party spoken about (history._voice holds the same
+-- counts as one row per order, a column per role and count): the full join
 -- of three tables unique on (order_id, role), with nulls read as 0, is their union summed per key
 voice AS (
     SELECT order_id, role, {voice_sums}
