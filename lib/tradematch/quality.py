@@ -131,15 +131,16 @@ def _validation(path: Path, schema: TableSchema):
     return _VALIDATIONS[path]
 
 
-def validate(df, schema: TableSchema, suite_file: Path) -> Outcome:
+def validate(df, schema: TableSchema, suite_file: Path, cache: bool = True) -> Outcome:
     """Run the table's suite on df (the table as it will be after a write).
 
-    GE computes its metrics in several Spark jobs per expectation, so df is cached for the run. A first
+    GE computes its metrics in several Spark jobs per expectation, so df is cached for the run unless
+    `cache` is false (rows already in Parquet files, whose columns each job reads on its own). A first
     pass asks for success only (BOOLEAN_ONLY skips the unexpected-value lists and counts, half the jobs);
     only a suite with a failure is run again for the details that dq_results records.
     """
     definition, count = _validation(suite_file, schema)
-    cached_here = not df.is_cached
+    cached_here = cache and not df.is_cached
     if cached_here:
         df.persist()
     try:
