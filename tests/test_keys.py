@@ -34,3 +34,22 @@ def test_among_batch_keys_filters_the_table_only_when_the_keys_are_few(spark, ma
     table = spark.createDataFrame([(k, n) for n, k in enumerate("ABCDE")], "k string, n int")
     keys = spark.createDataFrame([("B",), ("D",), ("B",)], "k string")
     assert sorted(r.n for r in among_batch_keys(table, keys, ["k"], max_rows).collect()) == kept
+
+
+def test_the_keys_lineage_runs_once_to_decide_and_to_keep_them(spark):
+    """The keys of a daily batch come from a scan of a big table: counting them, then computing them
+    again to keep them, ran that scan twice."""
+    from pyspark.sql import functions as F
+
+    evaluated = spark.sparkContext.accumulator(0)
+
+    def seen(k):
+        evaluated.add(1)
+        return True
+
+    table = spark.createDataFrame([(k, n) for n, k in enumerate("ABCDE")], "k string, n int")
+    keys = spark.createDataFrame([("B",), ("D",), ("B",)], "k string").where(F.udf(seen, "boolean")("k"))
+    assert sorted(r.k for r in batch_keys(keys, 3).collect()) == ["B", "D"]
+    assert evaluated.value == 3  # three rows, each evaluated once
+    assert sorted(r.n for r in among_batch_keys(table, keys, ["k"], 3).collect()) == [1, 3]
+    assert evaluated.value == 6  # once more for the second call, not twice

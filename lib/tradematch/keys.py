@@ -21,13 +21,18 @@ def _few(keys: DataFrame, max_rows: int) -> bool:
     return keys.limit(max_rows + 1).count() <= max_rows
 
 
-def _broadcast(keys: DataFrame) -> DataFrame:
-    return F.broadcast(keys.distinct().localCheckpoint())
+def _if_few(keys: DataFrame, max_rows: int) -> DataFrame | None:
+    """The distinct keys, checkpointed and hinted for broadcast, when there are at most `max_rows` rows;
+    else None. The keys' lineage (often a scan of a big table) runs once: the first rows up to one past
+    the limit are set aside, then counted and made distinct from there."""
+    head = keys.limit(max_rows + 1).localCheckpoint()
+    return F.broadcast(head.distinct().localCheckpoint()) if head.count() <= max_rows else None
 
 
 def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
     """The distinct keys: few, checkpointed and hinted for broadcast; many, left lazy for an ordinary join."""
-    return _broadcast(keys) if _few(keys, max_rows) else keys.distinct()
+    few = _if_few(keys, max_rows)
+    return few if few is not None else keys.distinct()
 
 
 def lookup(rows: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
@@ -41,4 +46,5 @@ def among_batch_keys(table: DataFrame, keys: DataFrame, on: list[str],
                      max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
     """The table's rows whose `on` columns are among the batch's keys when these are few; the whole table
     when they are many, which the caller joins with the batch anyway (filtering first reads it twice more)."""
-    return table.join(_broadcast(keys), on, "left_semi") if _few(keys, max_rows) else table
+    few = _if_few(keys, max_rows)
+    return table.join(few, on, "left_semi") if few is not None else table

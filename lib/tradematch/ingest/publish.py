@@ -57,7 +57,7 @@ def _merge_latest(tables: Tables, table: str, cand: DataFrame, newest_first: lis
     rows = (current.join(touched, keys, "left_semi").select(*cand.columns).unionByName(cand)
             .repartition(*keys).transform(latest(keys, newest_first)))  # one shuffle for both windows
     rows = rows.transform(derive) if derive else rows
-    if not rows.isEmpty():
+    if not touched.isEmpty():  # no keys, no rows: decided on the keys, not by computing the rows twice
         tables.publish(table, rows, "merge")
 
 
