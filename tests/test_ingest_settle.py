@@ -31,7 +31,7 @@ def decided(spark, rows, entity, as_of, arrived_orders=()):
                "parties": ("party_id", spark.createDataFrame([("B1",), ("P1",)], "id string"))}
     missing = {parent: (column, settle.missing_ids(settle.referenced_ids(recs, load_policy(), parent, column),
                                                    column, ids)) for parent, (column, ids) in arrived.items()}
-    out = settle.decide(recs, settle.first_copies(recs, recs), missing, entity, Catalog().landing(entity),
+    out = settle.decide(recs, settle.first_copies(recs), missing, entity, Catalog().landing(entity),
                         load_policy(), D(as_of))
     return out.select("batch", "record_number", "outcome", "rule", "waiting_for")
 
@@ -92,7 +92,7 @@ def test_only_contents_landed_more_than_once_have_a_first_copy(spark):
     rows = records(spark, [("orders", "2025-06-02", "a.csv", 1, "same", ORDER),
                            ("orders", "2025-06-01", "b.csv", 7, "same", ORDER),
                            ("orders", "2025-06-01", "b.csv", 8, "once", ORDER)])
-    got = settle.first_copies(rows, rows).select("record_hash", "_first.*")
+    got = settle.first_copies(rows).select("record_hash", "_first.*")
     expected = spark.createDataFrame([("same", D("2025-06-01"), "b.csv", 7)],
                                      "record_hash string, batch date, source_file string, record_number bigint")
     assert_df_equality(got, expected, ignore_nullable=True)
@@ -107,7 +107,7 @@ def test_a_decision_looks_up_copies_and_missing_parents_without_shuffling_its_re
         none = spark.createDataFrame([], "id string")
         missing = {p: (c, lookup(settle.missing_ids(settle.referenced_ids(recs, load_policy(), p, c), c, none)))
                    for p, c in (("orders", "order_id"), ("parties", "party_id"))}
-        out = settle.decide(recs, lookup(settle.first_copies(recs, recs)), missing, "reviews",
+        out = settle.decide(recs, lookup(settle.first_copies(recs)), missing, "reviews",
                             Catalog().landing("reviews"), load_policy(), D("2025-06-01"))
         plan = out._jdf.queryExecution().executedPlan().toString()
         assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan
@@ -115,3 +115,19 @@ def test_a_decision_looks_up_copies_and_missing_parents_without_shuffling_its_re
             (1, "pending", None), (2, "quarantined", "duplicate_record")]
     finally:
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", before)
+
+
+def test_a_few_batches_are_read_from_their_partitions_alone(spark, tmp_path):
+    """A join with the (checkpointed) batches prunes no partition: bronze's every landed field was read."""
+    records(spark, [("orders", "2025-06-01", "a.csv", 1, "h1", ORDER), ("orders", "2025-06-02", "b.csv", 1, "h2", ORDER),
+                    ("reviews", "2025-06-02", "r.json", 1, "h3", REVIEW)]
+            ).write.partitionBy("entity", "batch").parquet(str(tmp_path / "bronze"))
+    bronze = spark.read.parquet(str(tmp_path / "bronze"))
+    batches = spark.createDataFrame([("orders", D("2025-06-02")), ("orders", D("2025-06-02"))],
+                                    "entity string, batch date").localCheckpoint()
+    got = bronze.where(settle.in_batches(batches))
+    assert [(r.entity, r.batch, r.source_file) for r in got.collect()] == [("orders", D("2025-06-02"), "b.csv")]
+    scan = got._jdf.queryExecution().executedPlan().toString()
+    assert "PartitionFilters: [" in scan and "PartitionFilters: []" not in scan
+    assert "Join" not in scan
+    assert bronze.where(settle.in_batches(batches.limit(0))).count() == 0

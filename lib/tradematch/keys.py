@@ -21,7 +21,7 @@ def _few(keys: DataFrame, max_rows: int) -> bool:
     return keys.limit(max_rows + 1).count() <= max_rows
 
 
-def _if_few(keys: DataFrame, max_rows: int) -> DataFrame | None:
+def few_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame | None:
     """The distinct keys, checkpointed and hinted for broadcast, when there are at most `max_rows` rows;
     else None. The keys' lineage (often a scan of a big table) runs once: the first rows up to one past
     the limit are set aside, then counted and made distinct from there."""
@@ -31,7 +31,7 @@ def _if_few(keys: DataFrame, max_rows: int) -> DataFrame | None:
 
 def batch_keys(keys: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
     """The distinct keys: few, checkpointed and hinted for broadcast; many, left lazy for an ordinary join."""
-    few = _if_few(keys, max_rows)
+    few = few_keys(keys, max_rows)
     return few if few is not None else keys.distinct()
 
 
@@ -43,8 +43,12 @@ def lookup(rows: DataFrame, max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
 
 
 def among_batch_keys(table: DataFrame, keys: DataFrame, on: list[str],
-                     max_rows: int = BROADCAST_MAX_ROWS) -> DataFrame:
+                     max_rows: int = BROADCAST_MAX_ROWS, keep: bool = False) -> DataFrame:
     """The table's rows whose `on` columns are among the batch's keys when these are few; the whole table
-    when they are many, which the caller joins with the batch anyway (filtering first reads it twice more)."""
-    few = _if_few(keys, max_rows)
-    return table.join(few, on, "left_semi") if few is not None else table
+    when they are many, which the caller joins with the batch anyway (filtering first reads it twice more).
+    keep: the few rows found are checkpointed, for a caller that reads them more than once."""
+    few = few_keys(keys, max_rows)
+    if few is None:
+        return table
+    rows = table.join(few, on, "left_semi")
+    return rows.localCheckpoint() if keep else rows

@@ -52,13 +52,14 @@ def run(ctx) -> None:
     unsettled = (raw.select("entity", "batch").distinct().where(F.col("batch") <= F.lit(as_of))
                  .join(settled, ["entity", "batch"], "left_anti")).localCheckpoint()
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
-    records = settle.affected(raw, unsettled, pending, quarantine, replay).persist(StorageLevel.MEMORY_AND_DISK)
+    records, copies = settle.affected(raw, unsettled, pending, quarantine, replay)
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         if records.isEmpty():
             notes.append("nothing new to ingest: every landed batch is settled and nothing waits in pending")
             return
         with step("ingest.decide"):
-            decisions = _decide(ctx, records, raw, pending, quarantine, landing, policy, as_of)
+            decisions = _decide(ctx, records, copies, pending, quarantine, landing, policy, as_of)
             moved = decisions.where(F.col("outcome") != F.coalesce("previous", F.lit("new")))
             if unsettled.isEmpty() and not replay and moved.isEmpty():
                 notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
@@ -77,7 +78,7 @@ def run(ctx) -> None:
                                .unionByName(settle.pending_rows(decisions, policy)), "overwrite")
         with step("ingest.reconcile"):
             touched = unsettled.unionByName(decisions.select("entity", "batch")).distinct()
-            _reconcile(ctx, raw.join(F.broadcast(touched), ["entity", "batch"], "left_semi"))
+            _reconcile(ctx, raw.where(settle.in_batches(touched)))
     finally:
         records.unpersist()
 
@@ -121,12 +122,12 @@ def _append_bronze(ctx, files: list[bronze.LandedFile], columns: dict, landing: 
     ctx.tables.append("bronze_records", reduce(DataFrame.unionByName, parts))
 
 
-def _decide(ctx, records: DataFrame, raw: DataFrame, pending: DataFrame, quarantine: DataFrame,
+def _decide(ctx, records: DataFrame, copies: DataFrame, pending: DataFrame, quarantine: DataFrame,
             landing: dict[str, TableSchema], policy: Policy, as_of: dt.date) -> DataFrame:
     """Every record's outcome. What a decision looks up beyond the record (the contents landed more than
     once, the parent ids not landed) is computed once, narrow and small, so the records are never shuffled."""
     tables = ctx.tables
-    firsts = lookup(settle.first_copies(raw, records))
+    firsts = lookup(settle.first_copies(copies))
     missing = {}
     for parent in {p for links in policy.parents.values() for p in links.values()}:
         id_column = tables.schema(parent).keys[0]  # the silver table of an entity is named like it

@@ -12,46 +12,72 @@ import datetime as dt
 from functools import reduce
 from typing import Callable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from tradematch.ingest.policy import Policy
 from tradematch.ingest.rules import GRACE_OVER, LATER_COPY, MISSING_PARENTS, Scope, judge
 from tradematch.ingest.values import blank, field
-from tradematch.keys import among_batch_keys, batch_keys, lookup
+from tradematch.keys import among_batch_keys, few_keys, lookup
 from tradematch.schema import TableSchema
 
 ID = ["entity", "batch", "source_file", "record_number"]
+CONTENT = ["entity", "record_hash"]
 POSITION = ["batch", "source_file", "record_number"]  # landing order: batch date, file, record
 RECORD = [*ID, "record_hash", "raw_record", "fields"]
 ACCEPTED, PENDING, QUARANTINED = "accepted", "pending", "quarantined"
 
 
 def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quarantine: DataFrame,
-             replay: bool) -> DataFrame:
-    """The records to decide this run, with where they were (`previous`) and since when quarantined.
+             replay: bool) -> tuple[DataFrame, DataFrame]:
+    """The records to decide this run, with where they were (`previous`) and since when quarantined; and
+    every landed position of their contents (`copies`, for first_copies).
 
     The new records are bronze's rows of the unsettled batches, unique by position, and they are never
     shuffled: a history batch is millions of wide rows. The other records (older copies, pending, retried
     orphans) are few and may name the same position, so only they are de-duplicated, and any of them in an
     unsettled batch is already among the new ones. A new record was held before only when a run stopped
-    after writing pending or quarantine but before settling its batch: those few rows are looked up."""
+    after writing pending or quarantine but before settling its batch: those few rows are looked up.
+    Bronze is searched once for the contents of the new, pending and retried records: the older copies
+    come from what it finds, and so do the first copies (their contents are the records' contents)."""
     def within(df: DataFrame, how: str = "left_semi") -> DataFrame:  # "left_anti": rows of other batches
         return df.join(F.broadcast(unsettled), ["entity", "batch"], how)
 
-    new = within(bronze).select(*RECORD)
-    hashes = batch_keys(new.where(F.col("raw_record").isNull()).select("entity", "record_hash"))
-    older_copies = (within(bronze.where(F.col("raw_record").isNull()).select(*ID, "record_hash"), "left_anti")
-                    .join(hashes, ["entity", "record_hash"], "left_semi").select(*ID))
+    parsed = F.col("raw_record").isNull()  # copies are compared by parsed content
+    new = bronze.where(in_batches(unsettled)).select(*RECORD)
     retried = quarantine if replay else quarantine.where(F.array_contains("rules", "orphan_reference"))
+    new_contents = new.where(parsed).select(*CONTENT)
+    contents = reduce(DataFrame.unionByName, [new_contents, pending.select(*CONTENT),
+                                              retried.where(parsed).select(*CONTENT)])
+    copies = among_batch_keys(bronze.where(parsed).select(*ID, "record_hash"), contents, CONTENT, keep=True)
+    older = within(copies, "left_anti")
+    hashes = few_keys(new_contents)
+    if hashes is None:  # a history batch: millions of contents, joined as usual
+        positions = older.join(new_contents.distinct(), CONTENT, "left_semi").select(*ID)
+        older_copies = bronze.join(F.broadcast(positions), ID, "left_semi")
+    else:
+        positions = older.join(hashes, CONTENT, "left_semi").select(*ID).localCheckpoint()
+        older_copies = bronze.where(in_batches(positions)).join(F.broadcast(positions), ID, "left_semi")
     others = within(reduce(DataFrame.unionByName, [
-        bronze.join(F.broadcast(older_copies), ID, "left_semi").select(*RECORD),  # few: prunes bronze's partitions
+        older_copies.select(*RECORD),
         pending.select(*ID, "record_hash", F.lit(None).cast("string").alias("raw_record"), "fields"),
         retried.select(*RECORD)]), "left_anti").dropDuplicates(ID)
-    return (new.transform(_held_before(lookup(within(quarantine).select(*ID, "quarantined_at")),
-                                       lookup(within(pending).select(*ID))))
-            .unionByName(others.transform(_held_before(quarantine.select(*ID, "quarantined_at"),
-                                                        pending.select(*ID)))))
+    records = (new.transform(_held_before(lookup(within(quarantine).select(*ID, "quarantined_at")),
+                                          lookup(within(pending).select(*ID))))
+               .unionByName(others.transform(_held_before(quarantine.select(*ID, "quarantined_at"),
+                                                           pending.select(*ID)))))
+    return records, copies
+
+
+def in_batches(batches: DataFrame) -> Column:
+    """A filter on bronze's partition columns for a few (entity, batch) rows, collected. Spark prunes
+    partitions by a filter but not by a join with a checkpoint: joined, every landed field of every batch
+    is read to keep a few batches' rows."""
+    days: dict[str, list] = {}
+    for r in batches.select("entity", "batch").distinct().collect():  # a row per batch and entity
+        days.setdefault(r.entity, []).append(r.batch)
+    return reduce(lambda a, b: a | b, [(F.col("entity") == e) & F.col("batch").isin(d) for e, d in days.items()],
+                  F.lit(False))
 
 
 def _held_before(quarantined: DataFrame, pending: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -63,15 +89,13 @@ def _held_before(quarantined: DataFrame, pending: DataFrame) -> Callable[[DataFr
     return apply
 
 
-def first_copies(bronze: DataFrame, records: DataFrame) -> DataFrame:
-    """(entity, record_hash, _first): the earliest landed position of each content among the records that
-    landed more than once. A content landed once is its own first copy, so the table holds only the few
-    copied ones: a decision looks them up without shuffling its records."""
-    positions = bronze.where(F.col("raw_record").isNull()).select("entity", "record_hash", *POSITION)
-    return (among_batch_keys(positions, records.where(F.col("raw_record").isNull()).select("entity", "record_hash"),
-                             ["entity", "record_hash"])
-            .groupBy("entity", "record_hash").agg(F.min(F.struct(*POSITION)).alias("_first"),
-                                                  F.count("*").alias("_copies"))
+def first_copies(copies: DataFrame) -> DataFrame:
+    """(entity, record_hash, _first): the earliest landed position of each content landed more than once,
+    from the positions of parsed records (affected's `copies`). A content landed once is its own first
+    copy, so the table holds only the few copied ones: a decision looks them up without shuffling its
+    records."""
+    return (copies.groupBy("entity", "record_hash").agg(F.min(F.struct(*POSITION)).alias("_first"),
+                                                        F.count("*").alias("_copies"))
             .where(F.col("_copies") > 1).drop("_copies"))
 
 
