@@ -60,6 +60,17 @@ def test_replace_rewrites_only_its_own_as_of(tables):
     assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
 
 
+def test_partitions_come_from_the_delta_log_typed_as_the_schema_file(tables):
+    tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "silver")]))
+    tables.append("widget_scores", scores(tables, [(D2, "a", 0.3, "gold")]))
+    tables.replace("widget_scores", scores(tables, [(D2, "b", 0.4, None)]), f"as_of = '{D2}'")
+    got = tables.partitions("widget_scores")
+    assert got.schema.simpleString() == "struct<as_of:date>"
+    assert sorted(r.as_of for r in got.collect()) == [D1, D2]  # once each, though D2's files were replaced
+    plan = got._jdf.queryExecution().executedPlan().toString()
+    assert "Delta Table State" in plan and "FileScan parquet" not in plan  # the log's file list, no data file
+
+
 def test_failing_suite_leaves_the_version_and_records_the_failure(tables):
     tables.publish("widget_scores", scores(tables, [(D1, "a", 0.1, "gold")]), "replace", f"as_of = '{D1}'")
     before = tables.version("widget_scores")

@@ -162,6 +162,18 @@ class Tables:
             self.run.read(name, version)
         return self.spark.read.format("delta").option("versionAsOf", version).load(self.path(name))
 
+    def partitions(self, name: str) -> DataFrame:
+        """The distinct partition values of the table's current version, typed as in its schema file, from
+        the file list in its Delta log: no data file is read (a distinct over the rows reads them all)."""
+        schema = self.schema(name)
+        self.ensure(name)
+        if self.run:
+            self.run.read(name, self.version(name))
+        files = DataFrame(self._snapshot(name).allFiles().toDF(), self.spark)
+        types = {f.name: f.dataType for f in schema.struct.fields}
+        values = [F.col("partitionValues")[c].cast(types[c]).alias(c) for c in schema.partition_by]
+        return files.select(*values).distinct()
+
     def previous_snapshot(self, name: str, as_of) -> tuple:
         """(day, rows) of a snapshot table's newest as_of before `as_of`, or (None, None): where a
         rolled-forward or compared job starts from."""

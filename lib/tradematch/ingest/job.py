@@ -49,7 +49,7 @@ def run(ctx) -> None:
 
     raw = tables.read("bronze_records")
     settled = tables.read("ingest_batches").select("entity", "batch")
-    unsettled = (raw.select("entity", "batch").distinct().where(F.col("batch") <= F.lit(as_of))
+    unsettled = (tables.partitions("bronze_records").where(F.col("batch") <= F.lit(as_of))
                  .join(settled, ["entity", "batch"], "left_anti")).localCheckpoint()
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
     records, copies = settle.affected(raw, unsettled, pending, quarantine, replay)
@@ -89,8 +89,8 @@ def _new_files(ctx, landing: dict[str, TableSchema], as_of: dt.date) -> tuple[li
     spark, tables, notes = ctx.spark, ctx.tables, ctx.run.notes
     landed = ctx.lake.landed_batches(spark)
     notes += [f"landing/{e}: not a landing entity, ignored" for e in sorted(set(landed) - set(ENTITIES))]
-    ingested = ({(r.entity, r.batch.isoformat()) for r in
-                 tables.read("bronze_records").select("entity", "batch").distinct().collect()}  # a row per batch
+    ingested = ({(r.entity, r.batch.isoformat())
+                 for r in tables.partitions("bronze_records").collect()}  # a row per batch
                 if tables.exists("bronze_records") else set())
     new = [(e, b) for e in ENTITIES for b in landed.get(e, []) if b <= as_of.isoformat() and (e, b) not in ingested]
     for entity in REQUIRED:
