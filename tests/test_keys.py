@@ -1,5 +1,6 @@
 """A batch's keys filter big tables by broadcast when they are few, by an ordinary join when they are many."""
 import pytest
+from pyspark.sql import functions as F
 
 from tradematch.keys import among_batch_keys, batch_keys
 
@@ -39,8 +40,6 @@ def test_among_batch_keys_filters_the_table_only_when_the_keys_are_few(spark, ma
 def test_the_keys_lineage_runs_once_to_decide_and_to_keep_them(spark):
     """The keys of a daily batch come from a scan of a big table: counting them, then computing them
     again to keep them, ran that scan twice."""
-    from pyspark.sql import functions as F
-
     evaluated = spark.sparkContext.accumulator(0)
 
     def seen(k):

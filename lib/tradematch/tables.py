@@ -167,9 +167,10 @@ class Tables:
         the file list in its Delta log: no data file is read (a distinct over the rows reads them all)."""
         schema = self.schema(name)
         self.ensure(name)
+        snapshot = self._snapshot(name)
         if self.run:
-            self.run.read(name, self.version(name))
-        files = DataFrame(self._snapshot(name).allFiles().toDF(), self.spark)
+            self.run.read(name, int(snapshot.version()))
+        files = DataFrame(snapshot.allFiles().toDF(), self.spark)
         types = {f.name: f.dataType for f in schema.struct.fields}
         values = [F.col("partitionValues")[c].cast(types[c]).alias(c) for c in schema.partition_by]
         return files.select(*values).distinct()
