@@ -66,3 +66,18 @@ def test_duckdb_gives_the_rows_of_history_build_on_hand_made_edge_cases(spark, e
     expected = history.build(frames["orders_history"], frames["disputes"], frames["reviews"], D(as_of), 12)
     assert rows == expected.count()
     assert reference.same_rows(spark, expected, out, ignore=()) == []
+
+
+def test_rows_hidden_by_deletion_vectors_are_read_as_delta_reads_them(spark, tmp_path):
+    """DuckDB over a table's Parquet files would read the rows a deletion vector hides: such a table's rows
+    come through deltalake's reader instead (a, b, c written; b deleted: a and c remain)."""
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "t")
+    spark.createDataFrame([("a",), ("b",), ("c",)], "order_id string").coalesce(1).write.format("delta").save(path)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+    assert not reference._hides_rows(DeltaTable(path))  # the feature alone hides nothing: files are read
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE order_id = 'b'")
+    table = DeltaTable(path)
+    assert len(table.file_uris()) == 1 and reference._hides_rows(table)
+    assert sorted(reference._visible_rows(table, ["order_id"]).column("order_id").to_pylist()) == ["a", "c"]

@@ -38,6 +38,24 @@ def test_column_without_comment_is_refused(tmp_path):
         read_schema_file(file)
 
 
+@pytest.mark.parametrize("properties", [{"enableDeletionVectors": "true"}, {"delta.enableDeletionVectors": True}])
+def test_table_properties_must_be_delta_properties_with_string_values(tmp_path, properties):
+    file = tmp_path / "silver" / "t.json"
+    file.parent.mkdir()
+    file.write_text(json.dumps({"table": "t", "properties": properties,
+                                "columns": [{"name": "a", "type": "string", "comment": "A"}]}))
+    with pytest.raises(SchemaError, match=r"t\.json: properties must map delta\.\* table properties to strings"):
+        read_schema_file(file)
+
+
+def test_the_silver_order_tables_turn_deletion_vectors_on():
+    """A daily MERGE changes a few thousand order rows spread over the newest months' files: with deletion
+    vectors Delta writes those rows, not the whole files again."""
+    schemas = Catalog().schemas()
+    assert {n for n, s in schemas.items() if s.properties} == {"orders_history", "orders"}
+    assert schemas["orders_history"].properties == (("delta.enableDeletionVectors", "true"),)
+
+
 def test_difference_and_addable_columns():
     table = T.StructType([T.StructField("a", T.StringType(), False), T.StructField("b", T.LongType())])
     grown = T.StructType([*table.fields, T.StructField("c", T.DateType(), True)])

@@ -123,8 +123,9 @@ def test_merge_publish_validates_the_rows_it_touches_not_the_whole_table(tables)
     assert read_all(tables).where("widget_id = 'new'").head().score == 0.5
 
 
-def rewrite_schema(test_catalog, tmp_path, change):
-    """A copy of the test catalog whose widget_scores schema file has been changed."""
+def rewrite_schema(test_catalog, tmp_path, change, properties=None):
+    """A copy of the test catalog whose widget_scores schema file has been changed: change(columns), and
+    its table properties set when given."""
     import shutil
 
     from tradematch.schema import Catalog
@@ -134,6 +135,8 @@ def rewrite_schema(test_catalog, tmp_path, change):
     file = root / "schemas" / "gold" / "widget_scores.json"
     doc = json.loads(file.read_text())
     change(doc["columns"])
+    if properties is not None:
+        doc["properties"] = properties
     file.write_text(json.dumps(doc))
     return Catalog(root)
 
@@ -157,6 +160,39 @@ def test_migrate_refuses_a_type_change_naming_table_and_file(tables, test_catalo
     with pytest.raises(SchemaError, match=r"widget_scores at .*cannot be migrated to .*widget_scores\.json: "
                                           r"column 'score' is double in the table, string in the file"):
         Tables(tables.spark, tables.lake, retyped).migrate("widget_scores")
+
+
+DV = {"delta.enableDeletionVectors": "true"}
+
+
+def _merge_metrics(tables, name="widget_scores"):
+    m = tables.spark.sql(f"DESCRIBE HISTORY delta.`{tables.path(name)}` LIMIT 1").head().operationMetrics
+    return int(m["numTargetRowsCopied"]), int(m["numTargetDeletionVectorsAdded"])
+
+
+@pytest.mark.parametrize("properties, copied, vectors", [(None, 2, 0), (DV, 0, 1)])
+def test_deletion_vectors_from_the_schema_file_spare_a_merge_copying_the_untouched_rows(
+        tables, test_catalog, tmp_path, properties, copied, vectors):
+    """One file holds a, b and c; a merge changes b. Without deletion vectors Delta rewrites the file,
+    copying a and c; with them it writes b alone and marks its old row deleted."""
+    ours = Tables(tables.spark, tables.lake, rewrite_schema(test_catalog, tmp_path, lambda cols: None, properties))
+    ours.append("widget_scores", scores(ours, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "gold"), (D1, "c", 0.3, "gold")]))
+    ours.merge("widget_scores", scores(ours, [(D1, "b", 0.5, "silver")]))
+    assert _merge_metrics(ours) == (copied, vectors)
+    assert_df_equality(read_all(ours), scores(ours, [(D1, "a", 0.1, "gold"), (D1, "b", 0.5, "silver"),
+                                                     (D1, "c", 0.3, "gold")]),
+                       ignore_row_order=True, ignore_metadata=True)
+    protocol = ours._snapshot("widget_scores").protocol()
+    assert protocol.readerFeatureNames().mkString(",") == ("deletionVectors" if properties else "")
+
+
+def test_migrate_sets_the_table_properties_a_schema_file_gained(tables, test_catalog, tmp_path):
+    tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "gold")]))
+    migrated = Tables(tables.spark, tables.lake, rewrite_schema(test_catalog, tmp_path, lambda cols: None, DV))
+    assert migrated.migrate("widget_scores") == ["delta.enableDeletionVectors=true"]
+    migrated.merge("widget_scores", scores(migrated, [(D1, "b", 0.5, "silver")]))
+    assert _merge_metrics(migrated) == (0, 1)
+    assert migrated.migrate("widget_scores") == []
 
 
 def test_conform_refuses_rows_missing_a_column(tables, spark):

@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--version", type=int, required=True, help="the version to restore (see `info`)")
     erase = sub.add_parser("erase-party", help="remove a party's PII from bronze, pending, quarantine and party_identity")
     erase.add_argument("party_id")
-    migrate = sub.add_parser("migrate", help="add new nullable columns from the schema files to existing tables")
+    migrate = sub.add_parser("migrate", help="add new nullable columns and table properties from the schema files "
+                                             "to existing tables")
     migrate.add_argument("tables", nargs="*", help="tables to migrate (default: all that exist)")
     return parser
 
@@ -136,8 +137,8 @@ def _locked(args, settings: Settings, lake: Lake, catalog: Catalog, run_id: str)
         tables = Tables(spark, lake, catalog)
         names = args.tables or [n for n in catalog.schemas() if tables.exists(n)]
         for name in names:
-            added = tables.migrate(name)
-            print(f"{name}: " + (f"added {', '.join(added)}" if added else "matches its schema file"))
+            changed = tables.migrate(name)
+            print(f"{name}: " + (f"migrated: {', '.join(changed)}" if changed else "matches its schema file"))
         return 0
     if args.command == "generate":
         if args.if_empty and lake.landed_batches(spark):

@@ -1,7 +1,8 @@
 """Table schemas from schemas/<layer>/<table>.json: the one place a table's columns are typed.
 
-A schema file holds the table's layer, comment, keys, partition columns and, per column, a Spark SQL
-type, nullability and a one-line comment. Code builds StructTypes from it; nothing types a table twice.
+A schema file holds the table's layer, comment, keys, partition columns, optional Delta table
+properties set when the table is created (`properties`) and, per column, a Spark SQL type, nullability
+and a one-line comment. Code builds StructTypes from it; nothing types a table twice.
 """
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ class TableSchema:
     partition_by: tuple[str, ...]
     struct: T.StructType
     file: Path
+    properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -112,7 +114,11 @@ def read_schema_file(file: Path) -> TableSchema:
     unknown = [c for c in keys + parts if c not in names]
     if unknown:
         raise SchemaError(f"{file}: keys or partition_by name unknown columns {unknown}")
-    return TableSchema(file.stem, layer, doc.get("comment", ""), keys, parts, struct, file)
+    props = doc.get("properties", {})
+    if not isinstance(props, dict) or not all(k.startswith("delta.") and isinstance(v, str) for k, v in props.items()):
+        raise SchemaError(f"{file}: properties must map delta.* table properties to strings ({props!r})")
+    return TableSchema(file.stem, layer, doc.get("comment", ""), keys, parts, struct, file,
+                       tuple(sorted(props.items())))
 
 
 class Catalog:

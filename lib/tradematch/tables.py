@@ -25,9 +25,13 @@ from tradematch.spark import jvm_class
 log = logging.getLogger(__name__)
 MODES = ("append", "overwrite", "replace", "merge")
 # The Delta protocol tables are created at, pinned in conf/env/*.yaml (Delta's session defaults for new
-# tables) so that readers without Spark can read every table: property -> the setting that pins it.
+# tables) so that readers without Spark can read every table whose schema file turns no reader feature
+# on (below): property -> the setting that pins it.
 PROTOCOL = {"minReaderVersion": "spark.databricks.delta.properties.defaults.minReaderVersion",
             "minWriterVersion": "spark.databricks.delta.properties.defaults.minWriterVersion"}
+# Table properties a schema file may set that turn on a table feature readers need: property -> feature.
+# Such a table is created above the pinned protocol, with that reader feature and no other.
+READER_FEATURES = {"delta.enableDeletionVectors": "deletionVectors"}
 
 
 class Tables:
@@ -99,10 +103,13 @@ class Tables:
             if schema.partition_by:
                 builder = builder.partitionedBy(*schema.partition_by)
             pins = {p: int(v) for p, key in PROTOCOL.items() if (v := self.spark.conf.get(key, None))}
-            for prop, version in pins.items():
-                builder = builder.property(f"delta.{prop}", str(version))
+            features, props = _reader_features(schema), dict(schema.properties)
+            if not features:  # a reader feature needs reader 3 and writer 7, above the pins
+                props.update({f"delta.{p}": str(v) for p, v in pins.items()})
+            for prop, value in props.items():
+                builder = builder.property(prop, value)
             builder.execute()
-            self._check_protocol(name, pins)
+            self._check_protocol(name, pins, features)
             log.info("created %s at %s", name, self.path(name))
         else:
             problems = describe_difference(self._table_struct(name), schema.struct)
@@ -113,9 +120,16 @@ class Tables:
                                   f"{schema.file}: {'; '.join(problems)}{hint}")
         self._checked.add(name)
 
-    def _check_protocol(self, name: str, pins: dict[str, int]) -> None:
-        """Stop when Delta created the table above the pinned protocol (table features readers may lack)."""
+    def _check_protocol(self, name: str, pins: dict[str, int], features: set[str]) -> None:
+        """Stop when Delta created the table above the pinned protocol (table features readers may lack),
+        or, for a table whose schema file turns reader features on, with a reader feature it did not."""
         protocol = self._snapshot(name).protocol()
+        if features:
+            extra = set(filter(None, protocol.readerFeatureNames().mkString(",").split(","))) - features
+            if extra:
+                raise SchemaError(f"table {name} at {self.path(name)} was created with reader features "
+                                  f"{sorted(extra)} its schema file does not turn on ({protocol.toString()})")
+            return
         have = {"minReaderVersion": protocol.minReaderVersion(), "minWriterVersion": protocol.minWriterVersion()}
         above = {p: have[p] for p, v in pins.items() if have[p] > v}
         if above:
@@ -126,11 +140,21 @@ class Tables:
         return T.StructType.fromJson(json.loads(self._snapshot(name).schema().json()))
 
     def migrate(self, name: str) -> list[str]:
-        """Add the nullable columns the schema file has gained; any other difference stops."""
+        """Add the nullable columns the schema file has gained and set the table properties it names that
+        the table lacks (`k=v` in the list returned); any other difference stops."""
         schema = self.schema(name)
         if not self.exists(name):
             self.ensure(name)
             return []
+        configuration = self._snapshot(name).metadata().configuration()
+        missing = [(k, v) for k, v in schema.properties
+                   if not configuration.get(k).isDefined() or configuration.get(k).get() != v]
+        if missing:
+            props = ", ".join(f"'{k}' = '{_sql_str(v)}'" for k, v in missing)
+            self.spark.sql(f"ALTER TABLE delta.`{self.path(name)}` SET TBLPROPERTIES ({props})")
+        return [f"{k}={v}" for k, v in missing] + self._add_columns(name, schema)
+
+    def _add_columns(self, name: str, schema: TableSchema) -> list[str]:
         actual = self._table_struct(name)
         if not describe_difference(actual, schema.struct):
             return []
@@ -333,6 +357,11 @@ class Tables:
         run_id, job = (self.run.run_id, self.run.job) if self.run else ("adhoc", "adhoc")
         self._commit("dq_results", self.rows("dq_results", [quality.dq_row(outcome, name, version, run_id, job)]),
                      "append", rows=1)
+
+
+def _reader_features(schema: TableSchema) -> set[str]:
+    """The reader features the schema file's table properties turn on."""
+    return {READER_FEATURES[k] for k, v in schema.properties if k in READER_FEATURES and v.lower() == "true"}
 
 
 def _literal(value, dtype: T.DataType):
