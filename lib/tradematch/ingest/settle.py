@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from tradematch.ingest.policy import Policy
-from tradematch.ingest.rules import GRACE_OVER, LATER_COPY, MISSING_PARENTS, Scope, judge
+from tradematch.ingest.rules import GRACE_OVER, LATER_COPY, MISSING_PARENTS, Scope, holding, judge
 from tradematch.ingest.values import blank, field
 from tradematch.keys import among_batch_keys, few_keys, lookup
 from tradematch.schema import TableSchema
@@ -134,10 +134,9 @@ def decide(records: DataFrame, firsts: DataFrame, missing_parents: dict[str, tup
         id_column, ids = missing_parents[parent]
         absent = f"_absent_{column}"
         rows = rows.join(ids.select(F.col("id").alias(absent)), F.col(f"`{column}`") == F.col(absent), "left")
-        missing.append(F.when(~blank(column) & F.col(absent).isNotNull(),
-                              F.concat(F.lit(f"{parent}.{id_column}="), F.col(f"`{column}`"))))
-    rows = (rows.withColumn(MISSING_PARENTS, F.filter(F.array(*missing), lambda m: m.isNotNull()) if missing
-                            else F.array().cast("array<string>"))
+        missing.append((~blank(column) & F.col(absent).isNotNull(),
+                        F.concat(F.lit(f"{parent}.{id_column}="), F.col(f"`{column}`"))))
+    rows = (rows.withColumn(MISSING_PARENTS, holding(missing))
             .withColumn(GRACE_OVER, F.datediff(F.lit(as_of), F.col("batch")) > policy.pending_grace_days)
             .transform(judge(scope)))
     outcome = (F.when(F.col("rule").isNotNull(), QUARANTINED)
