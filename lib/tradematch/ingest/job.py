@@ -14,7 +14,7 @@ import datetime as dt
 from functools import reduce
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from tradematch import faults
@@ -60,20 +60,21 @@ def run(ctx) -> None:
             return
         with step("ingest.decide"):
             decisions = _decide(ctx, records, copies, pending, quarantine, landing, policy, as_of)
-            moved = decisions.where(F.col("outcome") != F.coalesce("previous", F.lit("new")))
-            if unsettled.isEmpty() and not replay and moved.isEmpty():
+            moves = _moves(decisions)
+            if unsettled.isEmpty() and not replay and all(m.outcome == (m.previous or "new") for m in moves):
                 notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
                 return
             _gate(ctx, decisions, unsettled, policy)
         with step("ingest.silver"):
             accepted = {e: decisions.where((F.col("entity") == e) & (F.col("outcome") == settle.ACCEPTED))
-                        .transform(typed(landing[e])) for e in _entities(decisions, settle.ACCEPTED)}
+                        .transform(typed(landing[e])) for e in sorted({m.entity for m in moves
+                                                                       if m.outcome == settle.ACCEPTED})}
             publish_accepted(tables, accepted, landing)
         with step("ingest.held"):
-            if _involves(decisions, settle.QUARANTINED):
+            if _involves(moves, settle.QUARANTINED):
                 tables.publish("quarantine", settle.keep_others(quarantine, decisions)
                                .unionByName(settle.quarantine_rows(decisions)), "overwrite")
-            if _involves(decisions, settle.PENDING):
+            if _involves(moves, settle.PENDING):
                 tables.publish("pending", settle.keep_others(pending, decisions)
                                .unionByName(settle.pending_rows(decisions, policy)), "overwrite")
         with step("ingest.reconcile"):
@@ -135,18 +136,26 @@ def _decide(ctx, records: DataFrame, copies: DataFrame, pending: DataFrame, quar
         current = among_batch_keys(tables.read(parent), referenced, [id_column])  # a daily batch: a few rows
         arrived = settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
         missing[parent] = (id_column, lookup(settle.missing_ids(referenced, id_column, arrived)))
-    frames = [settle.decide(records, firsts, missing, e, landing[e], policy, as_of) for e in _entities(records)]
-    return reduce(DataFrame.unionByName, frames).localCheckpoint()
+    # a checkpoint per entity under its name as a literal: a filter on entity drops the other entities'
+    # checkpoints from the plan, so publishing an entity reads its own decisions, not a history batch's all
+    return reduce(DataFrame.unionByName, [
+        settle.decide(records, firsts, missing, e, landing[e], policy, as_of).drop("entity").localCheckpoint()
+        .select(F.lit(e).alias("entity"), "*") for e in _entities(records)])
 
 
-def _entities(df: DataFrame, outcome: str | None = None) -> list[str]:
-    rows = df.where(F.col("outcome") == outcome) if outcome else df
-    return sorted(r.entity for r in rows.select("entity").distinct().collect())  # seven entities at most
+def _entities(df: DataFrame) -> list[str]:
+    return sorted(r.entity for r in df.select("entity").distinct().collect())  # seven entities at most
 
 
-def _involves(decisions: DataFrame, place: str) -> bool:
+def _moves(decisions: DataFrame) -> list[Row]:
+    """Each (entity, previous, outcome) among the decisions, once: one pass tells the steps after deciding
+    what changes place and which tables they write."""
+    return decisions.select("entity", "previous", "outcome").distinct().collect()  # 7 x 3 x 3 rows at most
+
+
+def _involves(moves: list[Row], place: str) -> bool:
     """Whether any record decided this run goes to or comes from a place (else its table is left as is)."""
-    return not decisions.where((F.col("outcome") == place) | (F.col("previous") == place)).isEmpty()
+    return any(place in (m.outcome, m.previous) for m in moves)
 
 
 def _gate(ctx, decisions: DataFrame, unsettled: DataFrame, policy: Policy) -> None:
