@@ -12,7 +12,7 @@ import uuid
 from contextlib import nullcontext
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -229,7 +229,7 @@ class Tables:
     def merge(self, name: str, df: DataFrame) -> int:
         return self._commit(name, self.conform(name, df), "merge")
 
-    def _commit(self, name: str, df: DataFrame, mode: str, where: str | None = None,
+    def _commit(self, name: str, df: DataFrame, mode: str, where: str | Column | None = None,
                 rows: int | None = None) -> int:
         if mode not in MODES:
             raise ValueError(f"unknown write mode {mode!r}; one of {MODES}")
@@ -247,7 +247,7 @@ class Tables:
         log.info("%s %s -> version %d", mode, name, version)
         return version
 
-    def _write(self, name: str, path: str, df: DataFrame, mode: str, where: str | None) -> None:
+    def _write(self, name: str, path: str, df: DataFrame, mode: str, where: str | Column | None) -> None:
         schema = self.schema(name)
         if mode == "merge" and not schema.keys:
             raise SchemaError(f"{schema.file} names no keys, so {name} cannot be merged")
@@ -256,7 +256,9 @@ class Tables:
             # the same rows, one file per partition as MERGE does
             mode, df = "append", df.repartition(*schema.partition_by) if schema.partition_by else df
         if mode == "merge":
-            cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in schema.keys)
+            cond = F.expr(" AND ".join(f"t.`{k}` = s.`{k}`" for k in schema.keys))
+            if where is not None:  # the table's rows the merge may match: Delta reads only their partitions
+                cond = cond & (F.expr(where) if isinstance(where, str) else where)
             (DeltaTable.forPath(self.spark, path).alias("t").merge(df.alias("s"), cond)
              .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
         else:
@@ -266,8 +268,11 @@ class Tables:
             writer.save(path)
 
     # -- write, audit, publish ------------------------------------------------------------------
-    def publish(self, name: str, df: DataFrame, mode: str = "overwrite", where: str | None = None) -> int:
+    def publish(self, name: str, df: DataFrame, mode: str = "overwrite", where: str | Column | None = None) -> int:
         """Stage, validate what the write changes, then commit; a failed suite leaves the table unchanged.
+
+        `where`: for replace, the rows replaced; for merge, the only rows of the table (named `t.<column>`)
+        the staged rows may match, a partition predicate so that Delta reads only those partitions.
 
         The suite sees the rows of the table-to-be that the write touches: the whole new table for
         overwrite, the new slice for replace, the staged rows for merge (they replace the rows with

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from tradematch.ingest.silver import (LINEAGE, hs_chapter, latest, order_month, rates_changed, to_usd,
                                       touched_by_rates, with_validity)
-from tradematch.keys import batch_keys
+from tradematch.keys import batch_keys, few_keys
 from tradematch.schema import TableSchema
 from tradematch.tables import Tables
 
@@ -73,23 +73,46 @@ def _parties(tables: Tables, cand: DataFrame) -> None:
 
 def _orders(tables: Tables, cand: DataFrame | None, landing: TableSchema, changed: DataFrame | None) -> None:
     """Rebuild the history of every touched order (new versions, or a new rate for its date), then its
-    current row from the history just published."""
+    current row from the history just published.
+
+    Both tables are partitioned by order month, and a daily batch touches orders of a few months: its
+    reads of the history and both merges keep to the months that hold a touched order's version, old or
+    new (`_months`), so they cost what those months hold, not years of history."""
     history = tables.read("orders_history")
     base = [("valid_from" if c == "updated_at" else c) for c in landing.columns] + LINEAGE
-    versions = cand.withColumnRenamed("updated_at", "valid_from") if cand is not None else None
-    ids = [f.select("order_id") for f in (versions, touched_by_rates(history, changed, "currency", "order_date")
-                                          if changed is not None else None) if f is not None]
-    touched = batch_keys(reduce(DataFrame.unionByName, ids))
-    known = history.join(touched, "order_id", "left_semi").select(*base)
-    rows = (known.unionByName(versions) if versions is not None else known)
+    versions = cand.withColumnRenamed("updated_at", "valid_from").transform(order_month) if cand is not None else None
+    ids = [versions.select("order_id")] if versions is not None else []
+    since = changed.agg(F.min("since")).head()[0] if changed is not None else None  # a row per currency
+    if since is not None:  # an order dated on or after `since` lies in its month or a later one
+        dated = history.where(F.col("order_month") >= F.lit(since.replace(day=1)))
+        ids.append(touched_by_rates(dated, changed, "currency", "order_date").select("order_id"))
+    if not ids:
+        return
+    keys = reduce(DataFrame.unionByName, ids)
+    few = few_keys(keys)  # a history batch touches every month: it reads them all without looking
+    touched = few if few is not None else keys.distinct()
+    if touched.isEmpty():  # no new version and no order a new rate re-prices
+        return
+    months = _months(history, few, versions) if few is not None else None
+    held = F.col("order_month").isin(months) if months is not None else F.lit(True)
+    known = history.where(held).join(touched, "order_id", "left_semi").select(*base)
+    rows = (known.unionByName(versions.select(*base)) if versions is not None else known)
     # clustered by order once: every window below partitions by keys that hold order_id
     rows = (rows.repartition("order_id").transform(latest(["order_id", "valid_from"], [])).transform(with_validity)
             .transform(hs_chapter)
             .transform(order_month)
             .transform(to_usd(tables.read("fx_rates"), "amount", "currency", "order_date", "amount_usd")))
-    if touched.isEmpty():  # no new version and no order a new rate re-prices
-        return
-    tables.publish("orders_history", rows, "merge")
-    current = (tables.read("orders_history").join(touched, "order_id", "left_semi")
+    target = None if months is None else F.col("t.order_month").isin(months)  # the rows each merge may match
+    tables.publish("orders_history", rows, "merge", target)
+    current = (tables.read("orders_history").where(held).join(touched, "order_id", "left_semi")
                .where(F.col("valid_to").isNull()).withColumnRenamed("valid_from", "updated_at"))
-    tables.publish("orders", current, "merge")
+    tables.publish("orders", current, "merge", target)
+
+
+def _months(history: DataFrame, touched: DataFrame, versions: DataFrame | None) -> list | None:
+    """The months holding a version of a touched order, already in the history (a scan of its order ids
+    alone) or new this run; None when a version lacks a month (a null partition: read everything)."""
+    held = history.join(touched, "order_id", "left_semi").select("order_month")
+    found = held.unionByName(versions.select("order_month")) if versions is not None else held
+    months = [r.order_month for r in found.distinct().collect()]  # a row per month: a few dozen at most
+    return None if None in months else months
