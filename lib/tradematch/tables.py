@@ -258,7 +258,7 @@ class Tables:
         if mode == "merge":
             cond = F.expr(" AND ".join(f"t.`{k}` = s.`{k}`" for k in schema.keys))
             if where is not None:  # the table's rows the merge may match: Delta reads only their partitions
-                cond = cond & (F.expr(where) if isinstance(where, str) else where)
+                cond = cond & where
             (DeltaTable.forPath(self.spark, path).alias("t").merge(df.alias("s"), cond)
              .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
         else:
@@ -271,8 +271,8 @@ class Tables:
     def publish(self, name: str, df: DataFrame, mode: str = "overwrite", where: str | Column | None = None) -> int:
         """Stage, validate what the write changes, then commit; a failed suite leaves the table unchanged.
 
-        `where`: for replace, the rows replaced; for merge, the only rows of the table (named `t.<column>`)
-        the staged rows may match, a partition predicate so that Delta reads only those partitions.
+        `where`: for replace, the rows replaced (SQL text); for merge, a Column on the table's rows (named
+        `t.<column>`) the staged rows may only match, a partition predicate so that Delta reads only those.
 
         The suite sees the rows of the table-to-be that the write touches: the whole new table for
         overwrite, the new slice for replace, the staged rows for merge (they replace the rows with
