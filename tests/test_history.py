@@ -106,12 +106,15 @@ def test_monthly_counts_each_side_of_the_story_in_its_order_month_as_known_at_th
                        ignore_metadata=True)
 
 
-def test_monthly_shuffles_the_party_rows_once_by_party_and_role(spark):
+def test_monthly_shuffles_the_party_rows_once_by_party_and_role_into_the_sessions_shuffle_partitions(spark):
     orders, disputes, reviews = _story(spark)
     rows = orders.transform(history.orders_as_of(D("2026-03-31"))).transform(history.party_orders(reviews, disputes))
     plan = history.monthly(rows.localCheckpoint(), LOOKBACK, D("2026-03-31"))._jdf.queryExecution().executedPlan()
     shuffles = [line.strip() for line in plan.toString().splitlines() if "Exchange" in line]
+    partitions = spark.conf.get("spark.sql.shuffle.partitions")
     assert len(shuffles) == 1 and "hashpartitioning(party_id#" in shuffles[0] and ", role#" in shuffles[0], shuffles
+    # by number, which adaptive execution keeps (it would coalesce a plain repartition on its own)
+    assert f", {partitions}), REPARTITION_BY_NUM" in shuffles[0], shuffles
 
 
 def test_party_orders_read_the_orders_once_and_split_them_into_roles_after_the_voice_join(spark):

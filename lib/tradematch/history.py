@@ -125,11 +125,16 @@ def monthly(rows: DataFrame, lookback_months: int, as_of: dt.date) -> DataFrame:
     Distinct counterparts come from a pre-aggregated (party, role, counterpart, market, chapter, month)
     set, not countDistinct over the raw rows. The rows are clustered by (party_id, role) once: every later
     aggregate and window groups by keys that include both, so Spark shuffles nothing else. A pair is a
-    repeat when the same party and counterpart also traded in one of the `lookback_months` months before."""
+    repeat when the same party and counterpart also traded in one of the `lookback_months` months before.
+
+    The clustering names its partition count (the session's shuffle partitions): adaptive execution would
+    coalesce them toward 64 MB each, three tasks for the 1M bench's 131 MB on two cores, the third running
+    alone after the first two (build 17.5 s -> 15.3 s)."""
     sums = [*_ORDER_COUNTS, *_VOICE]
     before = (Window.partitionBy("party_id", "role", "counterpart_id").orderBy("_month_index")
               .rangeBetween(-lookback_months, -1))
-    pairs = (rows.repartition("party_id", "role")
+    partitions = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    pairs = (rows.repartition(partitions, "party_id", "role")
              .groupBy(*KEYS, "counterpart_id")
              .agg(F.sum("gmv_usd").alias("gmv_usd"), *[F.sum(c).alias(c) for c in sums])
              .withColumn("_month_index", F.year("month") * 12 + F.month("month"))
