@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import tempfile
 import time
 
@@ -234,17 +233,15 @@ def monthly_from_files(files: dict, as_of, lookback_months: int, out_path: str |
         fd, temp = tempfile.mkstemp(prefix=f"{MONTHLY}-", suffix=".parquet")
         os.close(fd)
         out_path = temp
-    spill = tempfile.mkdtemp(prefix="tradematch-duckdb-spill-")
-    con = duckdb.connect(config={"threads": int(threads), "memory_limit": MEMORY_LIMIT, "temp_directory": spill})
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        _views(con, files)
-        start = time.perf_counter()
-        rows = con.execute(f"COPY ({sql}) TO '{_sql_str(str(out_path))}' (FORMAT parquet)").fetchone()[0]
-        seconds = time.perf_counter() - start
+        with tempfile.TemporaryDirectory(prefix="tradematch-duckdb-spill-") as spill, duckdb.connect(
+                config={"threads": int(threads), "memory_limit": MEMORY_LIMIT, "temp_directory": spill}) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            _views(con, files)
+            start = time.perf_counter()
+            rows = con.execute(f"COPY ({sql}) TO '{_sql_str(str(out_path))}' (FORMAT parquet)").fetchone()[0]
+            seconds = time.perf_counter() - start
     finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
         if temp:
             os.remove(temp)
     return seconds, int(rows)
