@@ -8,7 +8,8 @@ shuffle and spill; its job_runs metrics give the time in quality gates and the D
 After the first history run, party_market_monthly is computed again by DuckDB over the same silver files
 (tradematch.reference) and checked to give the same rows.
 
-Keys: total_seconds, spark_startup_seconds, peak_rss_mb, quality_share, daily_batch_seconds (ingest),
+The report is written after every job, `complete` false until the end. Keys: complete, total_seconds,
+spark_startup_seconds, peak_rss_mb, quality_share, daily_batch_seconds (ingest),
 jobs.<job>.{seconds,rows,rows_per_second,quality_seconds,files_written,avg_file_mb,shuffle_write_mb,spill_mb},
 daily[].{as_of,seconds,rows (ingest), jobs.<job>.{...}}, reference.{duckdb_seconds,spark_seconds,ratio,rows,same_rows}.
 """
@@ -129,6 +130,13 @@ def main() -> None:
             "avg_file_mb": round(m.get("delta.bytes_written", 0) / files / 2**20, 2) if files else 0.0}
         return entries[group], run
 
+    def save(complete: bool) -> None:
+        """The report so far, written after every job: a run that dies (10M orders once took the machine
+        down) keeps the figures it reached; `complete` tells which it is."""
+        report["complete"] = complete
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
     def landed(run: pipeline.JobRun) -> int:
         return sum(v for k, v in run.metrics.items() if k.startswith("batch.") and k.endswith(".landed"))
 
@@ -140,6 +148,7 @@ def main() -> None:
         ctx.run.metrics["orders_generated"] = summary["orders_generated"]
 
     report["jobs"]["generate"], _ = timed("generate", generate, as_of, lambda run: run.metrics["orders_generated"])
+    save(False)
     wanted = {j.name for j in pipeline.JOBS} if args.jobs == "all" else set(args.jobs.split(",")) - {"none", ""}
     selected = [j for j in pipeline.JOBS if j.name in wanted]
     # with ingest: every job on the history batch alone, then on one daily batch, then on the other daily
@@ -155,11 +164,13 @@ def main() -> None:
             if not i:
                 report["jobs"][job.name] = figures
                 if job.name == "history":
+                    save(False)
                     report["reference"] = duckdb_reference(spark, lake, day, figures["seconds"])
-                continue
-            report["daily"][-1]["jobs"][job.name] = figures
-            if job.name == "ingest":  # the batch's own figures, as before the other jobs were added
-                report["daily"][-1].update(figures)
+            else:
+                report["daily"][-1]["jobs"][job.name] = figures
+                if job.name == "ingest":  # the batch's own figures, as before the other jobs were added
+                    report["daily"][-1].update(figures)
+            save(False)
     if "daily" in report and "ingest" in report["daily"][0]["jobs"]:
         report["daily_batch_seconds"] = report["daily"][0]["seconds"]
     for name, figures in report["jobs"].items():
@@ -172,8 +183,7 @@ def main() -> None:
     spark.stop()  # flushes the event log
     for group, costs in event_log_costs(events).items():
         entries.get(group, {}).update(costs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    save(True)
     print(json.dumps(report, indent=2))
     shutil.rmtree(events, ignore_errors=True)
     if not args.lake:

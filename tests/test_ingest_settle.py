@@ -131,3 +131,16 @@ def test_a_few_batches_are_read_from_their_partitions_alone(spark, tmp_path):
     assert "PartitionFilters: [" in scan and "PartitionFilters: []" not in scan
     assert "Join" not in scan
     assert bronze.where(settle.in_batches(batches.limit(0))).count() == 0
+
+
+def test_the_tally_counts_decisions_per_batch_entity_previous_place_and_outcome(spark):
+    schema = "entity string, batch date, previous string, outcome string"
+    decisions = spark.createDataFrame([
+        ("orders", D("2025-06-01"), None, "accepted"), ("orders", D("2025-06-01"), None, "accepted"),
+        ("orders", D("2025-06-01"), "pending", "accepted"), ("orders", D("2025-06-02"), None, "quarantined"),
+        ("reviews", D("2025-06-01"), None, "accepted")], schema)
+    expected = spark.createDataFrame([
+        ("orders", D("2025-06-01"), None, "accepted", 2), ("orders", D("2025-06-01"), "pending", "accepted", 1),
+        ("orders", D("2025-06-02"), None, "quarantined", 1), ("reviews", D("2025-06-01"), None, "accepted", 1)],
+        schema + ", records bigint")
+    assert_df_equality(settle.tally(decisions), expected, ignore_row_order=True, ignore_nullable=True)

@@ -60,26 +60,27 @@ def run(ctx) -> None:
             return
         with step("ingest.decide"):
             decisions = _decide(ctx, records, copies, pending, quarantine, landing, policy, as_of)
-            moves = _moves(decisions)
-            if unsettled.isEmpty() and not replay and all(m.outcome == (m.previous or "new") for m in moves):
+            tally = settle.tally(decisions).collect()  # a row per batch, entity, previous place and outcome
+            new = {(r.entity, r.batch) for r in unsettled.collect()}  # a row per unsettled batch and entity
+            if not new and not replay and all(t.outcome == (t.previous or "new") for t in tally):
                 notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
                 return
-            _gate(ctx, decisions, unsettled, policy)
+            _gate(ctx, tally, new, policy)
         with step("ingest.silver"):
             accepted = {e: decisions.where((F.col("entity") == e) & (F.col("outcome") == settle.ACCEPTED))
-                        .transform(typed(landing[e])) for e in sorted({m.entity for m in moves
-                                                                       if m.outcome == settle.ACCEPTED})}
+                        .transform(typed(landing[e])) for e in sorted({t.entity for t in tally
+                                                                       if t.outcome == settle.ACCEPTED})}
             publish_accepted(tables, accepted, landing)
         with step("ingest.held"):
-            if _involves(moves, settle.QUARANTINED):
+            if _involves(tally, settle.QUARANTINED):
                 tables.publish("quarantine", settle.keep_others(quarantine, decisions)
                                .unionByName(settle.quarantine_rows(decisions)), "overwrite")
-            if _involves(moves, settle.PENDING):
+            if _involves(tally, settle.PENDING):
                 tables.publish("pending", settle.keep_others(pending, decisions)
                                .unionByName(settle.pending_rows(decisions, policy)), "overwrite")
         with step("ingest.reconcile"):
-            touched = unsettled.unionByName(decisions.select("entity", "batch")).distinct()
-            _reconcile(ctx, raw.where(settle.in_batches(touched)))
+            touched = new | {(t.entity, t.batch) for t in tally}
+            _reconcile(ctx, raw.where(settle.batch_filter(touched)), sorted({e for e, _ in touched}))
     finally:
         records.unpersist()
 
@@ -147,22 +148,19 @@ def _entities(df: DataFrame) -> list[str]:
     return sorted(r.entity for r in df.select("entity").distinct().collect())  # seven entities at most
 
 
-def _moves(decisions: DataFrame) -> list[Row]:
-    """Each (entity, previous, outcome) among the decisions, once: one pass tells the steps after deciding
-    what changes place and which tables they write."""
-    return decisions.select("entity", "previous", "outcome").distinct().collect()  # 7 x 3 x 3 rows at most
-
-
-def _involves(moves: list[Row], place: str) -> bool:
+def _involves(tally: list[Row], place: str) -> bool:
     """Whether any record decided this run goes to or comes from a place (else its table is left as is)."""
-    return any(place in (m.outcome, m.previous) for m in moves)
+    return any(place in (t.outcome, t.previous) for t in tally)
 
 
-def _gate(ctx, decisions: DataFrame, unsettled: DataFrame, policy: Policy) -> None:
+def _gate(ctx, tally: list[Row], new: set[tuple[str, dt.date]], policy: Policy) -> None:
     """Stop when a new batch's quarantine share passes the limit, unless --accept-bad-batch."""
-    counts: dict[str, dict[str, tuple[int, int]]] = {}
-    for r in settle.batch_counts(decisions, unsettled).collect():  # per new batch and entity
-        counts.setdefault(r.batch.isoformat(), {})[r.entity] = (r.quarantined, r.landed)
+    counts: dict[str, dict[str, list[int]]] = {}  # batch -> entity -> [quarantined, landed]
+    for t in tally:
+        if (t.entity, t.batch) in new:
+            count = counts.setdefault(t.batch.isoformat(), {}).setdefault(t.entity, [0, 0])
+            count[0] += t.records if t.outcome == settle.QUARANTINED else 0
+            count[1] += t.records
     for batch, per_entity in sorted(counts.items()):
         quarantined, landed = (sum(v[i] for v in per_entity.values()) for i in (0, 1))
         if landed < policy.min_batch_records or quarantined <= policy.max_quarantine_share * landed:
@@ -175,10 +173,10 @@ def _gate(ctx, decisions: DataFrame, unsettled: DataFrame, policy: Policy) -> No
         ctx.run.notes.append(message + "; published with --accept-bad-batch")
 
 
-def _reconcile(ctx, records: DataFrame) -> None:
-    """Count where the touched batches' records ended; a lost record fails the run, naming its batch."""
+def _reconcile(ctx, records: DataFrame, entities: list[str]) -> None:
+    """Count where the touched batches' records (of these entities) ended; a lost record fails the run,
+    naming its batch."""
     tables = ctx.tables
-    entities = _entities(records)
     current = {e: (tables.read(e), list(tables.schema(e).keys)) for e in entities}
     counts = places(records, tables.read("quarantine"), tables.read("pending"), current).localCheckpoint()
     lost = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import reduce
-from typing import Callable
+from typing import Callable, Iterable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -73,11 +73,16 @@ def in_batches(batches: DataFrame) -> Column:
     """A filter on bronze's partition columns for a few (entity, batch) rows, collected. Spark prunes
     partitions by a filter but not by a join with a checkpoint: joined, every landed field of every batch
     is read to keep a few batches' rows."""
-    days: dict[str, list] = {}
-    for r in batches.select("entity", "batch").distinct().collect():  # a row per batch and entity
-        days.setdefault(r.entity, []).append(r.batch)
-    return reduce(lambda a, b: a | b, [(F.col("entity") == e) & F.col("batch").isin(d) for e, d in days.items()],
-                  F.lit(False))
+    return batch_filter((r.entity, r.batch) for r in batches.select("entity", "batch").distinct().collect())
+
+
+def batch_filter(batches: Iterable[tuple[str, dt.date]]) -> Column:
+    """in_batches for (entity, batch) pairs already on the driver."""
+    days: dict[str, set] = {}
+    for entity, batch in batches:
+        days.setdefault(entity, set()).add(batch)
+    return reduce(lambda a, b: a | b, [(F.col("entity") == e) & F.col("batch").isin(sorted(d))
+                                       for e, d in days.items()], F.lit(False))
 
 
 def _held_before(quarantined: DataFrame, pending: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -161,8 +166,7 @@ def keep_others(table: DataFrame, decisions: DataFrame) -> DataFrame:
     return table.join(decisions.select(*ID), ID, "left_anti")
 
 
-def batch_counts(decisions: DataFrame, unsettled: DataFrame) -> DataFrame:
-    """Per new batch and entity: records landed and quarantined, for the bad-batch gate."""
-    return (decisions.join(F.broadcast(unsettled), ["entity", "batch"], "left_semi")
-            .groupBy("batch", "entity").agg(F.count("*").alias("landed"),
-                                            F.sum((F.col("outcome") == QUARANTINED).cast("int")).alias("quarantined")))
+def tally(decisions: DataFrame) -> DataFrame:
+    """The decisions counted per (entity, batch, previous, outcome): one pass over millions of decisions
+    tells what changes place, each new batch's quarantined share and the batches to reconcile."""
+    return decisions.groupBy("entity", "batch", "previous", "outcome").agg(F.count("*").alias("records"))
