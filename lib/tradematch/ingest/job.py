@@ -53,13 +53,14 @@ def run(ctx) -> None:
                  .join(settled, ["entity", "batch"], "left_anti")).localCheckpoint()
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
     records, copies = settle.affected(raw, unsettled, pending, quarantine, replay)
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    records, kept = _kept_by_entity(records)
     try:
-        if records.isEmpty():
+        present = _entities(records)  # the pass that fills every part
+        if not present:
             notes.append("nothing new to ingest: every landed batch is settled and nothing waits in pending")
             return
         with step("ingest.decide"):
-            decisions = _decide(ctx, records, copies, pending, quarantine, landing, policy, as_of)
+            decisions = _decide(ctx, records, present, copies, pending, quarantine, landing, policy, as_of)
             tally = settle.tally(decisions).collect()  # a row per batch, entity, previous place and outcome
             new = {(r.entity, r.batch) for r in unsettled.collect()}  # a row per unsettled batch and entity
             if not new and not replay and all(t.outcome == (t.previous or "new") for t in tally):
@@ -82,7 +83,19 @@ def run(ctx) -> None:
             touched = new | {(t.entity, t.batch) for t in tally}
             _reconcile(ctx, raw.where(settle.batch_filter(touched)), sorted({e for e, _ in touched}))
     finally:
-        records.unpersist()
+        for part in kept.values():
+            part.unpersist()
+
+
+def _kept_by_entity(records: DataFrame) -> tuple[DataFrame, dict[str, DataFrame]]:
+    """The records persisted apart per entity and put back together under each entity's name as a literal:
+    a filter on entity (each entity's decisions, the ids a parent looks up) then reads only that entity's
+    rows, where one persisted frame was read whole each time (a 10M history batch: 58M records, a dozen
+    reads of 20 to 125 s). On disk, not in the heap: a 10M history batch's records outgrow the storage
+    pool, and a block read back from disk was copied into the heap (Java heap space in one of two runs).
+    Returns the frame and its parts, to unpersist."""
+    kept = {e: records.where(F.col("entity") == e).drop("entity").persist(StorageLevel.DISK_ONLY) for e in ENTITIES}
+    return reduce(DataFrame.unionByName, [k.select(F.lit(e).alias("entity"), "*") for e, k in kept.items()]), kept
 
 
 def _new_files(ctx, landing: dict[str, TableSchema], as_of: dt.date) -> tuple[list[bronze.LandedFile], dict]:
@@ -124,7 +137,7 @@ def _append_bronze(ctx, files: list[bronze.LandedFile], columns: dict, landing: 
     ctx.tables.append("bronze_records", reduce(DataFrame.unionByName, parts))
 
 
-def _decide(ctx, records: DataFrame, copies: DataFrame, pending: DataFrame, quarantine: DataFrame,
+def _decide(ctx, records: DataFrame, entities: list[str], copies: DataFrame, pending: DataFrame, quarantine: DataFrame,
             landing: dict[str, TableSchema], policy: Policy, as_of: dt.date) -> DataFrame:
     """Every record's outcome. What a decision looks up beyond the record (the contents landed more than
     once, the parent ids not landed) is computed once, narrow and small, so the records are never shuffled."""
@@ -138,10 +151,12 @@ def _decide(ctx, records: DataFrame, copies: DataFrame, pending: DataFrame, quar
         arrived = settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
         missing[parent] = (id_column, lookup(settle.missing_ids(referenced, id_column, arrived)))
     # a checkpoint per entity under its name as a literal: a filter on entity drops the other entities'
-    # checkpoints from the plan, so publishing an entity reads its own decisions, not a history batch's all
+    # checkpoints from the plan, so publishing an entity reads its own decisions, not a history batch's all;
+    # on disk, like the records (_kept_by_entity)
     return reduce(DataFrame.unionByName, [
-        settle.decide(records, firsts, missing, e, landing[e], policy, as_of).drop("entity").localCheckpoint()
-        .select(F.lit(e).alias("entity"), "*") for e in _entities(records)])
+        settle.decide(records, firsts, missing, e, landing[e], policy, as_of).drop("entity")
+        .localCheckpoint(storageLevel=StorageLevel.DISK_ONLY)
+        .select(F.lit(e).alias("entity"), "*") for e in entities])
 
 
 def _entities(df: DataFrame) -> list[str]:

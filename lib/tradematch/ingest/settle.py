@@ -39,7 +39,9 @@ def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quaran
     unsettled batch is already among the new ones. A new record was held before only when a run stopped
     after writing pending or quarantine but before settling its batch: those few rows are looked up.
     Bronze is searched once for the contents of the new, pending and retried records: the older copies
-    come from what it finds, and so do the first copies (their contents are the records' contents)."""
+    come from what it finds, and so do the first copies (their contents are the records' contents). Their
+    positions are checkpointed: a filter on entity over the records then reaches every scan (Spark infers
+    a filter across one join, not across the two that lead to the new contents)."""
     def within(df: DataFrame, how: str = "left_semi") -> DataFrame:  # "left_anti": rows of other batches
         return df.join(F.broadcast(unsettled), ["entity", "batch"], how)
 
@@ -51,13 +53,10 @@ def affected(bronze: DataFrame, unsettled: DataFrame, pending: DataFrame, quaran
                                               retried.where(parsed).select(*CONTENT)])
     copies = among_batch_keys(bronze.where(parsed).select(*ID, "record_hash"), contents, CONTENT, keep=True)
     older = within(copies, "left_anti")
-    hashes = few_keys(new_contents)
-    if hashes is None:  # a history batch: millions of contents, joined as usual
-        positions = older.join(new_contents.distinct(), CONTENT, "left_semi").select(*ID)
-        older_copies = bronze.join(F.broadcast(positions), ID, "left_semi")
-    else:
-        positions = older.join(hashes, CONTENT, "left_semi").select(*ID).localCheckpoint()
-        older_copies = bronze.where(in_batches(positions)).join(F.broadcast(positions), ID, "left_semi")
+    hashes = few_keys(new_contents)  # None for a history batch: millions of contents, joined as usual
+    positions = (older.join(new_contents.distinct() if hashes is None else hashes, CONTENT, "left_semi")
+                 .select(*ID).localCheckpoint())
+    older_copies = bronze.where(in_batches(positions)).join(F.broadcast(positions), ID, "left_semi")
     others = within(reduce(DataFrame.unionByName, [
         older_copies.select(*RECORD),
         pending.select(*ID, "record_hash", F.lit(None).cast("string").alias("raw_record"), "fields"),
