@@ -95,7 +95,13 @@ def _kept_by_entity(records: DataFrame) -> tuple[DataFrame, dict[str, DataFrame]
     pool, and a block read back from disk was copied into the heap (Java heap space in one of two runs).
     Returns the frame and its parts, to unpersist."""
     kept = {e: records.where(F.col("entity") == e).drop("entity").persist(StorageLevel.DISK_ONLY) for e in ENTITIES}
-    return reduce(DataFrame.unionByName, [k.select(F.lit(e).alias("entity"), "*") for e, k in kept.items()]), kept
+    return _under_names(kept), kept
+
+
+def _under_names(parts: dict[str, DataFrame]) -> DataFrame:
+    """Per-entity frames as one, each entity's name a literal: a filter on entity drops the other parts from
+    the plan."""
+    return reduce(DataFrame.unionByName, [p.select(F.lit(e).alias("entity"), "*") for e, p in parts.items()])
 
 
 def _new_files(ctx, landing: dict[str, TableSchema], as_of: dt.date) -> tuple[list[bronze.LandedFile], dict]:
@@ -150,13 +156,10 @@ def _decide(ctx, records: DataFrame, entities: list[str], copies: DataFrame, pen
         current = among_batch_keys(tables.read(parent), referenced, [id_column])  # a daily batch: a few rows
         arrived = settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
         missing[parent] = (id_column, lookup(settle.missing_ids(referenced, id_column, arrived)))
-    # a checkpoint per entity under its name as a literal: a filter on entity drops the other entities'
-    # checkpoints from the plan, so publishing an entity reads its own decisions, not a history batch's all;
-    # on disk, like the records (_kept_by_entity)
-    return reduce(DataFrame.unionByName, [
-        settle.decide(records, firsts, missing, e, landing[e], policy, as_of).drop("entity")
-        .localCheckpoint(storageLevel=StorageLevel.DISK_ONLY)
-        .select(F.lit(e).alias("entity"), "*") for e in entities])
+    # a checkpoint per entity: publishing an entity reads its own decisions, not a history batch's all; on
+    # disk, like the records (_kept_by_entity)
+    return _under_names({e: settle.decide(records, firsts, missing, e, landing[e], policy, as_of).drop("entity")
+                         .localCheckpoint(storageLevel=StorageLevel.DISK_ONLY) for e in entities})
 
 
 def _entities(df: DataFrame) -> list[str]:
