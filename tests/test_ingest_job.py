@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from ingest_fixtures.landing import buyer, csv_text, land, order, party
 from ingest_fixtures.story import D1, D2, H, land_batch
 from tradematch import pipeline
-from tradematch.ingest.job import BadBatch, _kept_by_entity
+from tradematch.ingest.job import BadBatch, _kept
 from tradematch.ingest.silver import valid_at
 from tradematch.lake import Lake, LakeError
 from tradematch.schema import Catalog, SchemaError
@@ -210,16 +210,19 @@ def test_a_lake_without_parties_or_orders_is_refused(spark, settings, lake):
         ingest(spark, settings, lake, H)
 
 
-def test_records_kept_apart_per_entity_are_read_one_entity_at_a_time(spark):
-    """A filter on entity leaves one persisted part in the plan, and the parts together are the records."""
+@pytest.mark.parametrize("apart, parts", [(True, 7), (False, 1)])
+def test_records_kept_apart_per_entity_are_read_one_entity_at_a_time(spark, apart, parts):
+    """Apart, a filter on entity leaves one of the seven persisted parts in the plan; as one frame, the one
+    frame. Either way the filtered rows and the whole are the records'."""
     schema = "entity string, record_number long"
     records = spark.createDataFrame([("orders", 1), ("parties", 2), ("orders", 3)], schema)
-    together, kept = _kept_by_entity(records)
+    together, kept = _kept(records, apart)
     try:
+        assert len(kept) == parts
         orders = together.where(F.col("entity") == "orders")
         assert str(orders._jdf.queryExecution().optimizedPlan()).count("InMemoryRelation") == 1
         same(orders, spark.createDataFrame([("orders", 1), ("orders", 3)], schema))
         same(together, records)
     finally:
-        for part in kept.values():
+        for part in kept:
             part.unpersist()

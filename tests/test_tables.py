@@ -60,13 +60,14 @@ def test_replace_rewrites_only_its_own_as_of(tables):
     assert_df_equality(read_all(tables), expected, ignore_row_order=True, ignore_metadata=True)
 
 
-def test_partitions_come_from_the_delta_log_typed_as_the_schema_file(tables):
+def test_partitions_and_their_records_come_from_the_delta_log_typed_as_the_schema_file(tables):
     tables.append("widget_scores", scores(tables, [(D1, "a", 0.1, "gold"), (D1, "b", 0.2, "silver")]))
     tables.append("widget_scores", scores(tables, [(D2, "a", 0.3, "gold")]))
     tables.replace("widget_scores", scores(tables, [(D2, "b", 0.4, None)]), f"as_of = '{D2}'")
     got = tables.partitions("widget_scores")
-    assert got.schema.simpleString() == "struct<as_of:date>"
-    assert sorted(r.as_of for r in got.collect()) == [D1, D2]  # once each, though D2's files were replaced
+    assert got.schema.simpleString() == "struct<as_of:date,records:bigint>"
+    # once each, though D2's files were replaced; its records are the current file's, not the replaced one's
+    assert sorted((r.as_of, r.records) for r in got.collect()) == [(D1, 2), (D2, 1)]
     plan = got._jdf.queryExecution().executedPlan().toString()
     assert "Delta Table State" in plan and "FileScan parquet" not in plan  # the log's file list, no data file
 

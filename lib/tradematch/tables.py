@@ -187,8 +187,9 @@ class Tables:
         return self.spark.read.format("delta").option("versionAsOf", version).load(self.path(name))
 
     def partitions(self, name: str) -> DataFrame:
-        """The distinct partition values of the table's current version, typed as in its schema file, from
-        the file list in its Delta log: no data file is read (a distinct over the rows reads them all)."""
+        """The distinct partition values of the table's current version, typed as in its schema file, and
+        each one's `records` (null when a file has no statistics), from the file list in its Delta log: no
+        data file is read (a distinct over the rows reads them all)."""
         schema = self.schema(name)
         self.ensure(name)
         snapshot = self._snapshot(name)
@@ -197,7 +198,8 @@ class Tables:
         files = DataFrame(snapshot.allFiles().toDF(), self.spark)
         types = {f.name: f.dataType for f in schema.struct.fields}
         values = [F.col("partitionValues")[c].cast(types[c]).alias(c) for c in schema.partition_by]
-        return files.select(*values).distinct()
+        records = F.get_json_object("stats", "$.numRecords").cast("long")
+        return files.groupBy(*values).agg(F.when(F.count_if(records.isNull()) == 0, F.sum(records)).alias("records"))
 
     def previous_snapshot(self, name: str, as_of) -> tuple:
         """(day, rows) of a snapshot table's newest as_of before `as_of`, or (None, None): where a

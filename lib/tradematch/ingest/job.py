@@ -11,6 +11,7 @@ after (2) leaves its batches in bronze but not settled, and the next run finishe
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -28,6 +29,13 @@ from tradematch.lake import LakeError
 from tradematch.landing import ENTITIES, REQUIRED
 from tradematch.quality import QualityGateFailed
 from tradematch.schema import TableSchema
+
+log = logging.getLogger(__name__)
+
+# landed records from which a run keeps its records apart per entity (_kept): a daily batch of 1M orders
+# lands thousands, a history batch millions
+APART_FROM = 1_000_000
+
 
 class BadBatch(QualityGateFailed):
     """A new batch's quarantine share passed max_quarantine_share."""
@@ -51,9 +59,15 @@ def run(ctx) -> None:
     settled = tables.read("ingest_batches").select("entity", "batch")
     unsettled = (tables.partitions("bronze_records").where(F.col("batch") <= F.lit(as_of))
                  .join(settled, ["entity", "batch"], "left_anti")).localCheckpoint()
+    batches = unsettled.collect()  # a row per unsettled batch and entity, with its records from the Delta log
+    new = {(r.entity, r.batch) for r in batches}
+    landed = [r.records for r in batches]
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
     records, copies = settle.affected(raw, unsettled, pending, quarantine, replay)
-    records, kept = _kept_by_entity(records)
+    apart = None in landed or sum(landed) >= APART_FROM
+    log.info("ingest: %s records landed in %d unsettled batches: records kept %s", "?" if None in landed
+             else sum(landed), len(batches), "apart per entity" if apart else "as one frame")
+    records, kept = _kept(records, apart)
     try:
         present = _entities(records)  # the pass that fills every part
         if not present:
@@ -62,7 +76,6 @@ def run(ctx) -> None:
         with step("ingest.decide"):
             decisions = _decide(ctx, records, present, copies, pending, quarantine, landing, policy, as_of)
             tally = settle.tally(decisions).collect()  # a row per batch, entity, previous place and outcome
-            new = {(r.entity, r.batch) for r in unsettled.collect()}  # a row per unsettled batch and entity
             if not new and not replay and all(t.outcome == (t.previous or "new") for t in tally):
                 notes.append("nothing new to ingest: no unsettled batch, and nothing pending or orphaned changed place")
                 return
@@ -83,19 +96,23 @@ def run(ctx) -> None:
             touched = new | {(t.entity, t.batch) for t in tally}
             _reconcile(ctx, raw.where(settle.batch_filter(touched)), sorted({e for e, _ in touched}))
     finally:
-        for part in kept.values():
+        for part in kept:
             part.unpersist()
 
 
-def _kept_by_entity(records: DataFrame) -> tuple[DataFrame, dict[str, DataFrame]]:
-    """The records persisted apart per entity and put back together under each entity's name as a literal:
-    a filter on entity (each entity's decisions, the ids a parent looks up) then reads only that entity's
-    rows, where one persisted frame was read whole each time (a 10M history batch: 58M records, a dozen
-    reads of 20 to 125 s). On disk, not in the heap: a 10M history batch's records outgrow the storage
+def _kept(records: DataFrame, apart: bool) -> tuple[DataFrame, list[DataFrame]]:
+    """The records persisted, on disk and not in the heap: a 10M history batch's records outgrow the storage
     pool, and a block read back from disk was copied into the heap (Java heap space in one of two runs).
-    Returns the frame and its parts, to unpersist."""
+    `apart`: persisted per entity and put back together under each entity's name as a literal, so a filter
+    on entity (each entity's decisions, the ids a parent looks up) reads only that entity's rows, where one
+    persisted frame was read whole each time (a 10M history batch: 58M records, a dozen reads of 20 to
+    125 s). Apart, each part runs the records' plan again, which costs a daily batch more than its reads
+    (1M orders: 5 to 7 s). Returns the frame and what to unpersist."""
+    if not apart:
+        whole = records.persist(StorageLevel.DISK_ONLY)
+        return whole, [whole]
     kept = {e: records.where(F.col("entity") == e).drop("entity").persist(StorageLevel.DISK_ONLY) for e in ENTITIES}
-    return _under_names(kept), kept
+    return _under_names(kept), list(kept.values())
 
 
 def _under_names(parts: dict[str, DataFrame]) -> DataFrame:
