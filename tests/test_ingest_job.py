@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from ingest_fixtures.landing import buyer, csv_text, land, order, party
 from ingest_fixtures.story import D1, D2, H, land_batch
 from tradematch import pipeline
+from tradematch.ingest import job as ingest_job
 from tradematch.ingest.job import BadBatch, _kept
 from tradematch.ingest.silver import valid_at
 from tradematch.lake import Lake, LakeError
@@ -159,7 +160,10 @@ def test_a_rerun_with_nothing_landed_or_pending_writes_nothing(spark, settings, 
     assert table(spark, lake, "orders").count() == 1
 
 
-def test_batches_in_reverse_order_give_the_same_silver(spark, settings, forward, tmp_path):
+def test_batches_in_reverse_order_and_kept_apart_give_the_same_silver(spark, settings, forward, tmp_path, monkeypatch):
+    """The backward runs keep their records apart per entity, as a history batch does; the forward runs, a few
+    records each, keep them as one frame."""
+    monkeypatch.setattr(ingest_job, "APART_FROM", 0)
     lake, _ = forward
     backward = Lake(str(tmp_path / "lake"))
     for batches in ((H, D2), (D1,)):  # the second day lands before the first; the as-of is the newest landed

@@ -61,12 +61,12 @@ def run(ctx) -> None:
                  .join(settled, ["entity", "batch"], "left_anti")).localCheckpoint()
     batches = unsettled.collect()  # a row per unsettled batch and entity, with its records from the Delta log
     new = {(r.entity, r.batch) for r in batches}
-    landed = [r.records for r in batches]
+    landed = None if any(r.records is None for r in batches) else sum(r.records for r in batches)  # None: unknown
     pending, quarantine = tables.read("pending"), tables.read("quarantine")
     records, copies = settle.affected(raw, unsettled, pending, quarantine, replay)
-    apart = None in landed or sum(landed) >= APART_FROM
-    log.info("ingest: %s records landed in %d unsettled batches: records kept %s", "?" if None in landed
-             else sum(landed), len(batches), "apart per entity" if apart else "as one frame")
+    apart = landed is None or landed >= APART_FROM
+    log.info("ingest: %s records landed in %d unsettled batches: records kept %s",
+             "?" if landed is None else landed, len(batches), "apart per entity" if apart else "as one frame")
     records, kept = _kept(records, apart)
     try:
         present = _entities(records)  # the pass that fills every part
