@@ -174,7 +174,7 @@ def _decide(ctx, records: DataFrame, entities: list[str], copies: DataFrame, pen
         arrived = settle.arrived_ids(parent, id_column, current, [pending, quarantine, records])
         missing[parent] = (id_column, lookup(settle.missing_ids(referenced, id_column, arrived)))
     # a checkpoint per entity: publishing an entity reads its own decisions, not a history batch's all; on
-    # disk, like the records (_kept_by_entity)
+    # disk, like the records (_kept)
     return _under_names({e: settle.decide(records, firsts, missing, e, landing[e], policy, as_of).drop("entity")
                          .localCheckpoint(storageLevel=StorageLevel.DISK_ONLY) for e in entities})
 
