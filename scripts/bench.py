@@ -82,7 +82,7 @@ def duckdb_reference(spark, lake: Lake, as_of: dt.date, spark_seconds: float) ->
     try:
         seconds, rows = reference.duckdb_monthly(lake.root, as_of, lookback, str(out / "monthly.parquet"))
         differences = reference.same_rows(spark, tables.read("party_market_monthly"), str(out / "monthly.parquet"))
-        silver = tuple(tables.read(t) for t in ("orders_history", "disputes", "reviews"))
+        silver = tuple(tables.read(t) for t in reference.SILVER)  # in history.build's order
         start = time.monotonic()
         history.build(*silver, as_of, lookback).write.parquet(str(out / "spark_build"))
         build_seconds = time.monotonic() - start
