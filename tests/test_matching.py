@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 from tradematch.affinity import strength
 from tradematch.affinity.similarity import chapter_similarity
 from tradematch.matching import load_conf
+from tradematch.matching.buyers import buyer_matches
 from tradematch.matching.job import Inputs, matches
 from tradematch.matching.score import top_k
 
@@ -31,6 +32,25 @@ def test_ties_break_by_supplier_and_newcomers_hold_their_slots(spark):
     assert ranked(0.0) == [(1, "S1", 3), (2, "S2", 3), (3, "S3", 3)]
     # floor(0.34 x 3) = 1 slot: the best newcomer S4 takes it from S3, ranked by its score
     assert ranked(0.34) == [(1, "S1", 3), (2, "S2", 3), (3, "S4", 3)]
+
+
+def test_a_supplier_lists_its_k_best_buyers_each_by_its_best_chapter(spark):
+    """k = 2, every buyer scored 100 and in good standing, so a score is its fit. S1: B4 fits best but is
+    blacklisted, so B1 and B2 fill the two places. S2: B3 is third in chapter 10 but second in the list, by
+    its fit in chapter 20."""
+    fits = [("S1", "B4", "10", 0.95), ("S1", "B1", "10", 0.9), ("S1", "B2", "10", 0.8), ("S1", "B3", "20", 0.5),
+            ("S2", "B1", "10", 0.9), ("S2", "B2", "10", 0.8), ("S2", "B3", "10", 0.7), ("S2", "B3", "20", 0.85)]
+    scored = spark.createDataFrame([(s, b, c, "own", 1.0, x, 0, False, "C") for s, b, c, x in fits],
+                                   "supplier_id string, buyer_id string, hs_chapter string, need string, "
+                                   "need_weight double, affinity double, own_orders int, buys_cluster boolean, "
+                                   "cluster string")
+    facts = spark.createDataFrame([(b, 100.0, "gold", "blacklisted" if b == "B4" else "good")
+                                   for b in ("B1", "B2", "B3", "B4")],
+                                  "buyer_id string, buyer_score double, buyer_tier string, buyer_state string")
+    got = [(r.supplier_id, r.rank, r.buyer_id, r.hs_chapter, r.score) for r in  # four rows
+           buyer_matches(scored, facts, _conf(k=2)).orderBy("supplier_id", "rank").collect()]
+    assert got == [("S1", 1, "B1", "10", 0.9), ("S1", 2, "B2", "10", 0.8),
+                   ("S2", 1, "B1", "10", 0.9), ("S2", 2, "B3", "20", 0.85)]
 
 
 def _world(spark, s3_state="good"):
