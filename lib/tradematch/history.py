@@ -6,8 +6,9 @@ written by then. Disputes and reviews count in the month of their order.
 
 Incremental: a run recomputes only the months its changed silver rows touch (order versions, disputes
 and reviews dated or landed after the table's last as-of), plus the `repeat_lookback_months` after each,
-whose repeat counterparts depend on them, and replaces those month partitions. A full rebuild and a
-sequence of incremental runs give the same table. A run for an as-of before the table's last one (a
+whose repeat counterparts depend on them, and replaces those month partitions. Within them only the
+parties of the changed orders are recomputed; every other party's rows are carried over. A full rebuild
+and a sequence of incremental runs give the same table. A run for an as-of before the table's last one (a
 backtest) rebuilds it in full.
 """
 from __future__ import annotations
@@ -101,21 +102,32 @@ def _voice(reviews: DataFrame, disputes: DataFrame) -> DataFrame:
             .agg(*[F.sum(F.when(F.col("role") == role, F.col(c))).alias(f"{role}_{c}") for role in _SIDE for c in _VOICE]))
 
 
-def party_orders(reviews: DataFrame, disputes: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def party_orders(reviews: DataFrame | None, disputes: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
     """Orders as known at the as-of -> two rows per order, one per role, with the party, counterpart,
     market, HS chapter, month and every per-order count (0/1 flags and the counterpart's voice). The
-    orders are read once and joined to their voice once: the roles split after the join (inline)."""
+    orders are read once and joined to their voice once: the roles split after the join (inline).
+
+    Without reviews and disputes (None) every count is 0: the months an incremental run reads only for
+    their repeat counterparts need no more than who traded with whom, where and when."""
+    counted = reviews is not None
+
     def side(role: str, party: str, other: str, market: str) -> Column:
         return F.struct(F.lit(role).alias("role"), F.col(party).alias("party_id"), F.col(other).alias("counterpart_id"),
                         F.col(market).alias("market"),
-                        *[F.coalesce(F.col(f"{role}_{c}"), F.lit(0)).alias(c) for c in _VOICE])
+                        *[(F.coalesce(F.col(f"{role}_{c}"), F.lit(0)) if counted else F.lit(0).cast("bigint")).alias(c)
+                          for c in _VOICE])
 
     def per_role(orders: DataFrame) -> DataFrame:
-        flags = [F.coalesce(c(), F.lit(False)).cast("int").alias(n) for n, c in _ORDER_COUNTS.items()]
-        return (orders.join(_voice(reviews, disputes), "order_id", "left")
-                .select("hs_chapter", F.trunc("order_date", "month").alias("month"), "order_id",
-                        F.coalesce("amount_usd", F.lit(0)).alias("gmv_usd"), *flags,
-                        F.inline(F.array(*[side(role, *cols) for role, cols in _SIDE.items()]))))
+        if counted:
+            orders = orders.join(_voice(reviews, disputes), "order_id", "left")
+            gmv = F.coalesce("amount_usd", F.lit(0))
+            flags = [F.coalesce(c(), F.lit(False)).cast("int").alias(n) for n, c in _ORDER_COUNTS.items()]
+        else:
+            gmv = F.lit(0).cast(orders.schema["amount_usd"].dataType)
+            flags = [F.lit(0).alias(n) for n in _ORDER_COUNTS]
+        return orders.select("hs_chapter", F.trunc("order_date", "month").alias("month"), "order_id",
+                             gmv.alias("gmv_usd"), *flags,
+                             F.inline(F.array(*[side(role, *cols) for role, cols in _SIDE.items()])))
     return per_role
 
 
@@ -148,41 +160,82 @@ def monthly(rows: DataFrame, lookback_months: int, as_of: dt.date) -> DataFrame:
 
 
 def build(history: DataFrame, disputes: DataFrame, reviews: DataFrame, as_of: dt.date, lookback_months: int,
-          months: list[dt.date] | None = None) -> DataFrame:
-    """party_market_monthly as known at the as-of: every month, or only `months` (an incremental run)."""
+          months: list[dt.date] | None = None, parties: DataFrame | None = None) -> DataFrame:
+    """party_market_monthly as known at the as-of: every month, or only `months` (an incremental run);
+    every party, or only `parties` (party_id, role), whose rows depend on their own orders alone.
+
+    An incremental run also reads the `lookback_months` before each month, for its repeat counterparts
+    alone: those orders are placed by party, counterpart and month, without their counts or voice."""
     orders = history.transform(orders_as_of(as_of))
+    if parties is not None:
+        orders = orders.transform(_of_parties(parties))
+    counted, before = orders, None
     if months is not None:
         first = min(months) - dt.timedelta(days=31 * lookback_months + 1)
         orders = orders.where((F.col("order_date") >= F.lit(first)) & (F.col("order_date") < F.lit(_next_month(max(months)))))
-        voice_orders = orders.select("order_id")
-        disputes, reviews = (df.join(voice_orders, "order_id", "left_semi") for df in (disputes, reviews))
-    rows = orders.transform(party_orders(reviews.transform(reviews_as_of(as_of)),
-                                         disputes.transform(disputes_as_of(as_of))))
+        in_months = F.col("order_month").isin(months)  # the partition column: each part reads only its months
+        counted, before = orders.where(in_months), orders.where(~in_months)
+        disputes, reviews = (df.join(counted.select("order_id"), "order_id", "left_semi") for df in (disputes, reviews))
+    rows = counted.transform(party_orders(reviews.transform(reviews_as_of(as_of)), disputes.transform(disputes_as_of(as_of))))
+    if before is not None:
+        rows = rows.unionByName(before.transform(party_orders(None, None)))
+    if parties is not None:
+        rows = rows.join(parties, ["party_id", "role"], "left_semi")
     out = monthly(rows, lookback_months, as_of)
     return out if months is None else out.where(F.col("month").isin(months))
 
 
+def _of_parties(parties: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Orders -> those whose supplier or buyer is among the parties in that role (two lookups, each
+    joined where the orders lie when the parties are few and hinted for broadcast)."""
+    def side(role: str) -> DataFrame:
+        return parties.where(F.col("role") == role).select(F.col("party_id").alias(_SIDE[role][0]),
+                                                           F.lit(True).alias(f"_{role}"))
+    return lambda orders: (orders.join(side("supplier"), "supplier_id", "left").join(side("buyer"), "buyer_id", "left")
+                           .where(F.col("_supplier") | F.col("_buyer")).drop("_supplier", "_buyer"))
+
+
+def refreshed(old: DataFrame, fresh: DataFrame, parties: DataFrame, as_of: dt.date) -> DataFrame:
+    """The recomputed months' rows: `fresh` (build of those months for `parties`) and every other party's
+    rows in `old` (the table's rows of those months), which no changed order can alter. Those are stamped
+    computed_as_of = as-of as a recompute of the whole months would stamp them: reliability's roll-forward
+    finds the months to re-read by that stamp."""
+    kept = old.join(parties, ["party_id", "role"], "left_anti").withColumn("computed_as_of", F.lit(as_of))
+    return fresh.unionByName(kept)
+
+
 # -- what changed ----------------------------------------------------------------------------------
-def touched_months(history: DataFrame, disputes: DataFrame, reviews: DataFrame, since: dt.date, as_of: dt.date,
-                   lookback_months: int) -> DataFrame:
-    """The months whose rows can differ between knowledge at `since` and at the as-of (since < as-of):
-    months of orders with a version, dispute or review dated or landed in (since, as-of], and the
-    `lookback_months` after each (their repeat counterparts), up to the as-of's month. One column: month."""
-    lo, hi = end_of(since), end_of(as_of)
-    in_window = lambda c: (c >= lo) & (c < hi)  # noqa: E731
-    landed = lambda: in_window(F.col("batch").cast("timestamp"))  # noqa: E731
-    changed_orders = history.where(in_window(F.col("valid_from")) | landed()).select("order_id")
-    changed_voice = (disputes.where(in_window(F.col("opened_on").cast("timestamp")) |
-                                    in_window(F.col("closed_on").cast("timestamp")) | landed()).select("order_id")
-                     .unionByName(reviews.where(in_window(F.col("created_on").cast("timestamp")) | landed())
-                                  .select("order_id")))
-    changed = batch_keys(changed_orders.unionByName(changed_voice))
-    months = history.join(changed, "order_id", "left_semi").select(F.trunc("order_date", "month").alias("month"))
+def changed_orders(history: DataFrame, disputes: DataFrame, reviews: DataFrame, since: dt.date,
+                   as_of: dt.date) -> DataFrame:
+    """(order_id, order_date, supplier_id, buyer_id) of every version of the orders whose rows can differ
+    between knowledge at `since` and at the as-of (since < as-of): those with a version, dispute or review
+    dated or landed in (since, as-of]. Every version, so an order whose date or parties moved is found
+    where it was too."""
+    # compared as they are stored, uncast, so that Delta skips the files whose statistics lie outside
+    at = lambda c: (F.col(c) >= end_of(since)) & (F.col(c) < end_of(as_of))  # noqa: E731  a timestamp
+    on = lambda c: (F.col(c) > F.lit(since)) & (F.col(c) <= F.lit(as_of))  # noqa: E731  a date
+    changed_ids = history.where(at("valid_from") | on("batch")).select("order_id")
+    changed_voice = (disputes.where(on("opened_on") | on("closed_on") | on("batch")).select("order_id")
+                     .unionByName(reviews.where(on("created_on") | on("batch")).select("order_id")))
+    versions = history.select("order_id", "order_date", *(cols[0] for cols in _SIDE.values()))  # all a run reads of them
+    return versions.join(batch_keys(changed_ids.unionByName(changed_voice)), "order_id", "left_semi")
+
+
+def touched_months(changed: DataFrame, as_of: dt.date, lookback_months: int) -> DataFrame:
+    """The months of the changed orders (changed_orders), and the `lookback_months` after each (their
+    repeat counterparts), up to the as-of's month. One column: month."""
+    months = changed.select(F.trunc("order_date", "month").alias("month"))
     last = F.lit(as_of.replace(day=1))
     return (months.distinct().where(F.col("month") <= last)
             .select(F.explode(F.sequence("month", F.least(F.add_months("month", lookback_months), last),
                                          F.expr("interval 1 month"))).alias("month"))
             .where(F.col("month") <= last).distinct())
+
+
+def touched_parties(changed: DataFrame) -> DataFrame:
+    """(party_id, role) of the changed orders' suppliers and buyers: the parties whose rows can change."""
+    return reduce(DataFrame.unionByName, [changed.select(F.col(cols[0]).alias("party_id"), F.lit(role).alias("role"))
+                                          for role, cols in _SIDE.items()]).distinct()
 
 
 def _next_month(month: dt.date) -> dt.date:
@@ -208,10 +261,15 @@ def run(ctx) -> None:
                              + (f" (table held knowledge to {since}, after the as-of)" if since else ""))
         tables.publish(MONTHLY, build(history, disputes, reviews, as_of, lookback), "overwrite")
         return
-    months = sorted(r.month for r in touched_months(history, disputes, reviews, since, as_of, lookback).collect())  # months: a few dozen
+    changed = changed_orders(history, disputes, reviews, since, as_of).localCheckpoint()  # months and parties come from it
+    months = sorted(r.month for r in touched_months(changed, as_of, lookback).collect())  # months: a few dozen
     ctx.run.metrics["history.months_recomputed"] = len(months)
     if not months:
         ctx.run.notes.append(f"{MONTHLY}: nothing changed between {since} and {as_of}")
         return
+    touched = touched_parties(changed)
+    ctx.run.metrics["history.parties_recomputed"] = touched.count()
+    parties = batch_keys(touched)
     where = "month IN (" + ", ".join(f"DATE'{m.isoformat()}'" for m in months) + ")"
-    tables.publish(MONTHLY, build(history, disputes, reviews, as_of, lookback, months), "replace", where)
+    fresh = build(history, disputes, reviews, as_of, lookback, months, parties)
+    tables.publish(MONTHLY, refreshed(tables.read(MONTHLY).where(where), fresh, parties, as_of), "replace", where)
