@@ -48,11 +48,13 @@ def test_table_properties_must_be_delta_properties_with_string_values(tmp_path, 
         read_schema_file(file)
 
 
-def test_the_silver_order_tables_turn_deletion_vectors_on():
-    """A daily MERGE changes a few thousand order rows spread over the newest months' files: with deletion
+def test_the_big_silver_tables_a_daily_merge_updates_turn_deletion_vectors_on():
+    """A daily MERGE changes a few thousand rows spread over every file of these tables (the orders over the
+    newest months' files; disputes, reviews and rfqs, unpartitioned, over all of theirs): with deletion
     vectors Delta writes those rows, not the whole files again."""
     schemas = Catalog().schemas()
-    assert {n for n, s in schemas.items() if s.properties} == {"orders_history", "orders"}
+    assert ({n for n, s in schemas.items() if s.properties}
+            == {"orders_history", "orders", "disputes", "reviews", "rfqs"})
     assert schemas["orders_history"].properties == (("delta.enableDeletionVectors", "true"),)
 
 

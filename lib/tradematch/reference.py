@@ -156,7 +156,7 @@ FROM order_totals o JOIN counterparts c ON {join_keys}
 
 def silver_files(lake_root: str) -> dict:
     """Per silver table the statement reads, its current Parquet files, listed by deltalake. A table
-    whose deletion vectors hide rows of those files (orders_history after a daily MERGE)
+    whose deletion vectors hide rows of those files (any of them after a daily MERGE)
     comes instead as its rows, read by deltalake's DataFusion reader, which applies them, into an Arrow
     table: DuckDB over the files would count the hidden rows. The bench's reference runs after the
     history batch, before any MERGE, so it reads files."""
