@@ -20,18 +20,27 @@ PLACES = ("accepted", "pending", "quarantined", "lost")
 
 def places(records: DataFrame, quarantine: DataFrame, pending: DataFrame,
            current: dict[str, tuple[DataFrame, list[str]]]) -> DataFrame:
-    """(entity, batch, landed, accepted, pending, quarantined, lost) for the bronze records given."""
-    found = []
-    for entity, (table, keys) in current.items():
-        names = [f"_k{i}" for i in range(len(keys))]
-        rows = records.where(F.col("entity") == entity).select(
-            *ID, *[field(k).alias(n) for k, n in zip(keys, names)])
-        held = among_batch_keys(table.select(*[F.col(k).cast("string").alias(n) for k, n in zip(keys, names)]),
-                                rows.select(*names), names).distinct()
-        found.append(rows.join(held.withColumn("_held", F.lit(True)), names, "left").select(*ID, "_held"))
+    """(entity, batch, landed, accepted, pending, quarantined, lost) for the bronze records given.
+
+    Every entity's keys are looked up at once, as text under shared names (`_k0`, `_k1`, ...; an entity with
+    fewer keys pads them with ""): a daily batch's keys are set aside and broadcast once for all its silver
+    tables, not once per table, each a handful of small Spark jobs."""
+    width = max(len(keys) for _, keys in current.values())
+    names = [f"_k{i}" for i in range(width)]
+
+    def keyed(cols: list) -> list:
+        return [c.alias(n) for c, n in zip([*cols, *[F.lit("")] * (width - len(cols))], names)]
+
+    rows = reduce(DataFrame.unionByName, [records.where(F.col("entity") == e)
+                                          .select(*ID, *keyed([field(k) for k in keys]))
+                                          for e, (_, keys) in current.items()])
+    held = reduce(DataFrame.unionByName, [table.select(F.lit(e).alias("entity"),
+                                                       *keyed([F.col(k).cast("string") for k in keys]))
+                                          for e, (table, keys) in current.items()])
+    held = among_batch_keys(held, rows.select("entity", *names), ["entity", *names]).distinct()
     place = (F.when(F.col("_q"), "quarantined").when(F.col("_p"), "pending")
              .when(F.col("_held"), "accepted").otherwise("lost"))
-    located = (reduce(DataFrame.unionByName, found)
+    located = (rows.join(held.withColumn("_held", F.lit(True)), ["entity", *names], "left").select(*ID, "_held")
                .join(quarantine.select(*ID, F.lit(True).alias("_q")), ID, "left")
                .join(pending.select(*ID, F.lit(True).alias("_p")), ID, "left")
                .withColumn("place", place))
