@@ -24,8 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", required=True)
     args = parser.parse_args()
-    spark = get_spark(load_settings("local", [f"lake={args.lake}"]), app_name="tradematch-landing-floor")
-    lake, catalog, out = Lake(args.lake), Catalog(), tempfile.mkdtemp(prefix="tradematch-floor-")
+    settings = load_settings("local", [f"lake={args.lake}"])  # a relative --lake: under the project root, as in the CLI
+    spark = get_spark(settings, app_name="tradematch-landing-floor")
+    lake, catalog, out = Lake(settings.lake_uri()), Catalog(), tempfile.mkdtemp(prefix="tradematch-floor-")
     records, seconds = 0, 0.0
     try:
         for entity in ENTITIES:
